@@ -1,0 +1,3 @@
+"""voipdns: speech enhancement for VoIP audio (Lightning + Hydra)."""
+
+__version__ = "0.1.0"

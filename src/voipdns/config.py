@@ -1,0 +1,36 @@
+"""Hydra/OmegaConf glue: config folder location, custom resolvers, config -> plain dict."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+#: The project folder: src/voipdns/config.py -> parents[2]. Editable installs keep conf/ beside src/.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = Path(os.environ.get("VOIPDNS_CONFIG_DIR", PROJECT_ROOT / "conf"))
+
+
+def _run_id(path: str) -> str:
+    """A stable id for a run folder (W&B resumes the same run when the folder is reused)."""
+    return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:12]
+
+
+def register_resolvers() -> None:
+    resolvers = {"voipdns_root": lambda: str(PROJECT_ROOT), "run_id": _run_id}
+    for name, function in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, function)
+
+
+def to_plain(config: Any) -> Any:
+    """DictConfig/ListConfig -> dict/list with interpolations resolved (safe to pickle into checkpoints)."""
+    if isinstance(config, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(config, resolve=True)
+    return config
+
+
+register_resolvers()

@@ -1,0 +1,1 @@
+"""Loss terms: ``forward(outputs: dict, batch: dict) -> scalar``, summed by CompositeLoss."""
