@@ -1,0 +1,65 @@
+"""voipdns-enhance: a file or a folder of files in, enhanced 16-bit WAV files out (folder structure kept)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from voipdns.cli.common import log
+from voipdns.config import CONFIG_DIR
+from voipdns.enhancers import load_enhancer
+from voipdns.inference import AudioStreamError, enhance_file
+
+
+def collect_sources(source: Path, extensions: list[str]) -> list[Path]:
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise FileNotFoundError(f"input={source}: no such file or folder")
+    suffixes = {f".{extension.lower().lstrip('.')}" for extension in extensions}
+    files = sorted(path for path in source.rglob("*") if path.suffix.lower() in suffixes)
+    if not files:
+        raise FileNotFoundError(f"input={source}: no audio files with extensions {sorted(suffixes)}")
+    return files
+
+
+def target_path(source: Path, root: Path, output: Path) -> Path:
+    relative = source.relative_to(root) if root.is_dir() else Path(source.name)
+    return (output / relative).with_suffix(".wav")
+
+
+def enhance_all(cfg: DictConfig) -> tuple[list[Path], dict[Path, str]]:
+    """Enhances every source; a bad file is reported and skipped, the others are still written."""
+    root, output = Path(cfg.input), Path(cfg.output)
+    sources = collect_sources(root, list(cfg.extensions))
+    enhancer = load_enhancer(str(cfg.model), cfg.device)
+    written, failures = [], {}
+    for source in sources:
+        target = target_path(source, root, output)
+        if target.exists() and not cfg.overwrite:
+            log.info("skip %s (exists; overwrite=true to redo)", target)
+            continue
+        try:
+            samples = enhance_file(enhancer.enhance, source, target, enhancer.sample_rate,
+                                   cfg.chunk_seconds, cfg.overlap_seconds)
+        except AudioStreamError as error:
+            failures[source] = str(error)
+            log.error("%s", error)
+            continue
+        written.append(target)
+        log.info("%s -> %s (%.1f s)", source, target, samples / enhancer.sample_rate)
+    return written, failures
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="enhance")
+def main(cfg: DictConfig) -> None:
+    written, failures = enhance_all(cfg)
+    log.info("enhanced %d file(s) into %s", len(written), cfg.output)
+    if failures:
+        raise SystemExit(f"{len(failures)} file(s) failed: " + "; ".join(failures.values()))
+
+
+if __name__ == "__main__":
+    main()
