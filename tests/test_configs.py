@@ -18,7 +18,7 @@ NEEDS_SHARED_DATA = {"mini"}
 
 @pytest.mark.parametrize("config_name", ["train", "eval", "enhance"])
 def test_entry_configs_compose(config_name, tmp_path):
-    overrides = {"train": [], "eval": ["model=input"], "enhance": ["model=input", "input=noisy.wav"]}
+    overrides = {"train": [], "eval": ["checkpoint=input"], "enhance": ["checkpoint=input", "input=noisy.wav"]}
     cfg = compose_config(config_name, overrides[config_name], tmp_path)
     assert cfg.task_name == config_name
     assert (Path(cfg.paths.root_dir) / "conf" / f"{config_name}.yaml").exists()

@@ -34,7 +34,7 @@ def enhance_all(cfg: DictConfig) -> tuple[list[Path], dict[Path, str]]:
     """Enhances every source; a bad file is reported and skipped, the others are still written."""
     root, output = Path(cfg.input), Path(cfg.output)
     sources = collect_sources(root, list(cfg.extensions))
-    enhancer = load_enhancer(str(cfg.model), cfg.device)
+    enhancer = load_enhancer(str(cfg.checkpoint), cfg.device)
     written, failures = [], {}
     for source in sources:
         target = target_path(source, root, output)

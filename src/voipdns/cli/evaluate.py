@@ -1,0 +1,40 @@
+"""voipdns-eval: checkpoint / registry name / ONNX file / ``input`` + a DataModule split -> per-file CSV + report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from voipdns.cli.common import log, save_run_info
+from voipdns.config import CONFIG_DIR
+from voipdns.enhancers import load_enhancer
+from voipdns.evaluation import evaluate, model_label
+
+
+def split_dataset(cfg: DictConfig):
+    datamodule = hydra.utils.instantiate(cfg.data)
+    dataset = datamodule.datasets.get(cfg.split)
+    if dataset is None:
+        raise ValueError(f"split={cfg.split}: data.{cfg.split} is null in data config; choose test or val")
+    return dataset
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
+def main(cfg: DictConfig) -> None:
+    output_dir = Path(cfg.output_dir)
+    save_run_info(cfg, str(output_dir))
+    enhancer = load_enhancer(str(cfg.checkpoint), cfg.device)
+    label = cfg.get("label") or model_label(str(cfg.checkpoint))
+    files = evaluate(split_dataset(cfg), enhancer, output_dir, metrics=list(cfg.metrics),
+                     num_workers=cfg.num_workers, chunk_seconds=cfg.chunk_seconds,
+                     overlap_seconds=cfg.overlap_seconds, save_enhanced=cfg.save_enhanced, label=label)
+    summary = files.get("summary_md")
+    if summary is not None and Path(summary).exists():
+        print(Path(summary).read_text())
+    log.info("per-file scores: %s; report: %s", output_dir / "scores.csv", output_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Signal-processing building blocks (framing, filterbanks, pitch), each in its own file."""

@@ -1,0 +1,58 @@
+"""eGeMAPS MAE improvement per feature and model (the data of the seed paper's Fig. 3).
+
+For each model, its per-clip ``egemaps_mae[_voiced]_<feature>`` values are averaged over the clips that the
+unprocessed input was also scored on, and compared with the input's mean over the same clips:
+``100 * (MAE_input - MAE_model) / MAE_input`` (positive = the output's features are closer to clean).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from voipdns.reports.runs import INPUT_MODEL, model_order
+
+IMPROVEMENT_COLUMNS = ["frames", "feature", "model", "mae_input", "mae_output", "improvement_pct", "clips"]
+
+
+def _feature_values(table: pd.DataFrame, voiced: bool) -> pd.DataFrame:
+    # imported here: the scorer module loads openSMILE, which a report without eGeMAPS does not need
+    from voipdns.metrics.egemaps_mae import PREFIX, VOICED_PREFIX
+
+    prefix = VOICED_PREFIX if voiced else PREFIX
+    part = table[table["metric"].str.startswith(prefix)]
+    if not voiced:
+        part = part[~part["metric"].str.startswith(VOICED_PREFIX)]
+    return part.assign(feature=part["metric"].str[len(prefix) :])
+
+
+def egemaps_improvement(table: pd.DataFrame, voiced: bool = False) -> pd.DataFrame:
+    """One row per (feature, model): input and model MAE on matched clips and the % improvement."""
+    from voipdns.metrics.egemaps_mae import relative_improvement
+
+    values = _feature_values(table, voiced)
+    inputs = values[values["model"] == INPUT_MODEL]
+    rows = []
+    if inputs.empty:
+        return pd.DataFrame(columns=IMPROVEMENT_COLUMNS)
+    key = ["condition", "name", "feature"]
+    for model in model_order(values):
+        if model == INPUT_MODEL:
+            continue
+        matched = values[values["model"] == model].merge(
+            inputs[key + ["value"]], on=key, suffixes=("_output", "_input")
+        )
+        matched = matched.dropna(subset=["value_output", "value_input"])
+        for feature, group in matched.groupby("feature", sort=False):
+            mae_input, mae_output = group["value_input"].mean(), group["value_output"].mean()
+            rows.append(
+                (
+                    "voiced" if voiced else "all",
+                    feature,
+                    model,
+                    mae_input,
+                    mae_output,
+                    float(relative_improvement(mae_input, mae_output)),
+                    len(group),
+                )
+            )
+    return pd.DataFrame.from_records(rows, columns=IMPROVEMENT_COLUMNS)
