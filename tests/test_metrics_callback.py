@@ -242,3 +242,13 @@ def test_bad_arguments_are_rejected():
         EnhancementMetrics(val_every_n_epochs=0)
     with pytest.raises(KeyError, match="unknown metric 'mos'"):
         EnhancementMetrics(metrics=("mos",))
+
+
+def test_test_stage_can_score_more_metrics_than_validation():
+    from voipdns.callbacks.metrics import EnhancementMetrics
+
+    callback = EnhancementMetrics(metrics=["stoi"], test_metrics=["stoi", "si_sdr", "dnsmos"], num_workers=0,
+                                  sample_rate=16000)
+    assert callback.keys_by_stage["val"] == ["stoi"]
+    assert callback.keys_by_stage["test"] == ["stoi", "si_sdr", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
+                                              "dnsmos_p808"]

@@ -27,9 +27,11 @@ TINY = [
 
 
 def test_fast_dev_run_trains_validates_tests_and_scores(tmp_path):
-    cfg = compose_config("train", ["debug=fdr", "callbacks.metrics.num_workers=0", *TINY], tmp_path)
+    cfg = compose_config("train", ["debug=fdr", "callbacks.metrics.num_workers=0",
+                                   "callbacks.metrics.test_metrics=[pesq_wb,stoi,dnsmos]", *TINY], tmp_path)
     metrics = train(cfg)
-    for key in ("train/loss", "val/loss", "test/loss", "test/pesq_wb", "test/stoi"):
+    for key in ("train/loss", "val/loss", "test/loss", "test/pesq_wb", "test/stoi", "test/input_stoi",
+                "test/dnsmos_ovrl", "val/pesq_wb", "input/pesq_wb"):
         assert key in metrics and torch.isfinite(torch.tensor(metrics[key])), key
     assert (tmp_path / "config_resolved.yaml").exists() and (tmp_path / "environment.json").exists()
 

@@ -36,7 +36,10 @@ class EnhancementMetrics(Callback):
     """Score capped validation clips every ``val_every_n_epochs`` epochs and every test clip.
 
     Args:
-        metrics: scorer names (see ``voipdns.metrics.available_scorers()``).
+        metrics: scorer names (see ``voipdns.metrics.available_scorers()``) for validation, and for test
+            unless ``test_metrics`` is given.
+        test_metrics: scorer names for the test stage (e.g. add ``dnsmos``, ``egemaps_mae``, which are too slow
+            to run every validation); ``None`` = ``metrics``.
         val_max_clips: validation clips scored per epoch and rank (``None`` = all); the same first clips
             each epoch when the validation loader is not shuffled. The input's scores are cached by clip
             name, which assumes a clip name always denotes the same (deterministic) validation audio.
@@ -50,6 +53,7 @@ class EnhancementMetrics(Callback):
     def __init__(
         self,
         metrics: Sequence[str] = DEFAULT_METRICS,
+        test_metrics: Sequence[str] | None = None,
         val_max_clips: int | None = 16,
         val_every_n_epochs: int = 1,
         num_workers: int = 2,
@@ -66,8 +70,11 @@ class EnhancementMetrics(Callback):
             raise ValueError(f"EnhancementMetrics: val_every_n_epochs must be >= 1, got {val_every_n_epochs}")
         if val_max_clips is not None and val_max_clips < 1:
             raise ValueError(f"EnhancementMetrics: val_max_clips must be >= 1 or null, got {val_max_clips}")
-        self.metrics = tuple(metrics)
-        self.keys = output_names(self.metrics)  # fails here, at config time, for an unknown metric
+        self.metrics_by_stage = {"val": tuple(metrics), "test": tuple(test_metrics or metrics)}
+        # fails here, at config time, for an unknown metric
+        self.keys_by_stage = {stage: output_names(names) for stage, names in self.metrics_by_stage.items()}
+        self.metrics = self.metrics_by_stage["val"]
+        self.keys = self.keys_by_stage["val"]  # the keys of the stage being scored (set by _begin)
         self.val_max_clips = val_max_clips
         self.val_every_n_epochs = int(val_every_n_epochs)
         self.num_workers = int(num_workers)
@@ -80,16 +87,18 @@ class EnhancementMetrics(Callback):
         self.last_means: dict[str, float] = {}  # every value logged by the last scored epoch
         self._input_logged = False
         self._input_cache: dict[tuple, ClipScores] = {}  # (stage, dataloader_idx, name) -> noisy-vs-clean
-        self._pool: ScoringPool | None = None
+        self._pools: dict[str, ScoringPool] = {}
+        self._pool: ScoringPool | None = None  # the pool of the stage being scored
         self._stage: str | None = None  # the stage being scored now, None when idle
         self._clips: list[dict[str, Any]] = []
         self._skipped_no_clean = 0
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self._pool is None:
+        if not self._pools:
             rate = self.sample_rate or _module_sample_rate(pl_module)
-            self._pool = ScoringPool(self.num_workers, self.metrics, rate, self.start_method)
+            self._pools = {stage: ScoringPool(self.num_workers, self.metrics_by_stage[stage], rate, self.start_method)
+                           for stage in self.stages}
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._close(cancel=False)
@@ -100,9 +109,9 @@ class EnhancementMetrics(Callback):
         self._close(cancel=True)
 
     def _close(self, cancel: bool) -> None:
-        if self._pool is not None:
-            self._pool.close(cancel=cancel)
-            self._pool = None
+        for pool in self._pools.values():
+            pool.close(cancel=cancel)
+        self._pools, self._pool = {}, None
         self._stage = None
 
     def state_dict(self) -> dict[str, Any]:
@@ -178,8 +187,9 @@ class EnhancementMetrics(Callback):
 
     # ---- shared ----------------------------------------------------------------------------------
     def _begin(self, stage: str) -> None:
-        if self._pool is None:
+        if stage not in self._pools:
             raise RuntimeError("EnhancementMetrics: no scoring pool; setup() was not called by the Trainer")
+        self._pool, self.keys = self._pools[stage], self.keys_by_stage[stage]
         self._stage, self._clips, self._skipped_no_clean = stage, [], 0
 
     def _submit(self, outputs: Any, batch_idx: int, dataloader_idx: int, max_clips: int | None) -> None:
