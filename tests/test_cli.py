@@ -121,3 +121,28 @@ def test_console_scripts_run(tmp_path, tiny_checkpoint):
     assert evaluation.returncode == 0, evaluation.stderr[-2000:]
     assert "STOI" in evaluation.stdout or "stoi" in evaluation.stdout
     assert (tmp_path / "eval" / "scores.csv").exists()
+
+
+def test_enhance_and_eval_accept_onnx_and_streaming(tmp_path, tiny_checkpoint):
+    from voipdns.export.onnx_export import export_onnx
+    from voipdns.pretrained import load_net
+
+    net = load_net(str(tiny_checkpoint))
+    onnx_path = tmp_path / "tiny.onnx"
+    export_onnx(net, onnx_path, "tiny", TINY_DEMUCS)
+    wav = tmp_path / "in" / "noisy.wav"
+    wav.parent.mkdir()
+    signal = (np.random.default_rng(2).standard_normal(RATE * 2) * 0.1).astype(np.float32)
+    sf.write(wav, signal, RATE)
+    outputs = {}
+    for label, overrides in {"torch": [f"checkpoint={tiny_checkpoint}"], "onnx": [f"checkpoint={onnx_path}"],
+                             "stream": [f"checkpoint={tiny_checkpoint}", "stream=true"]}.items():
+        cfg = compose_config("enhance", [*overrides, f"input={wav.parent}", f"output={tmp_path / label}"], tmp_path)
+        written, failures = enhance_all(cfg)
+        assert not failures and len(written) == 1
+        outputs[label], _ = sf.read(written[0])
+    assert len(outputs["onnx"]) == len(outputs["stream"]) == len(signal)
+    np.testing.assert_allclose(outputs["onnx"], outputs["torch"], atol=2 / 32768)  # 16-bit rounding
+    # the causal streamer differs from offline only by its running normalisation
+    assert np.corrcoef(outputs["stream"][RATE // 2:], outputs["torch"][RATE // 2:])[0, 1] > 0.95
+    assert load_enhancer(str(onnx_path)).sample_rate == RATE

@@ -1,7 +1,8 @@
 """Turn a model spec from the command line into ``numpy chunk -> numpy chunk``.
 
-A spec is a registry name (``dns48``), a checkpoint path (official or voipdns), or ``input`` (no processing,
-to score the unprocessed input).
+A spec is a registry name (``dns48``), a checkpoint path (official or voipdns), an exported ``.onnx`` file
+(offline or streaming graph), or ``input`` (no processing, to score the unprocessed input). ``stream=True``
+runs the causal streamer frame by frame instead of whole chunks (what a live call would hear).
 """
 
 from __future__ import annotations
@@ -24,10 +25,19 @@ class Enhancer:
     enhance: Callable[[np.ndarray], np.ndarray]
 
 
-def load_enhancer(spec: str, device: str = "cpu", sample_rate: int = 16000) -> Enhancer:
+def load_enhancer(spec: str, device: str = "cpu", sample_rate: int = 16000, stream: bool = False) -> Enhancer:
     if spec == IDENTITY_SPEC:
         return Enhancer(IDENTITY_SPEC, sample_rate, lambda chunk: np.array(chunk, dtype=np.float32, copy=True))
-    from voipdns.pretrained import load_net  # deferred: torch model code is not needed for "input"
+    # deferred imports: each path needs only its own runtime
+    if stream:
+        from voipdns.streaming import load_streamer, stream_enhancer
+
+        return stream_enhancer(load_streamer(spec))
+    if str(spec).endswith(".onnx"):
+        from voipdns.export.runtime import onnx_enhancer
+
+        return onnx_enhancer(spec)
+    from voipdns.pretrained import load_net
 
     net = load_net(spec)
     return Enhancer(str(spec), int(net.sample_rate), torch_enhancer(net, device))

@@ -11,6 +11,7 @@ from voipdns.cli.common import log
 from voipdns.config import CONFIG_DIR
 from voipdns.enhancers import load_enhancer
 from voipdns.inference import AudioStreamError, enhance_file
+from voipdns.streaming import load_streamer, stream_file
 
 
 def collect_sources(source: Path, extensions: list[str]) -> list[Path]:
@@ -34,7 +35,8 @@ def enhance_all(cfg: DictConfig) -> tuple[list[Path], dict[Path, str]]:
     """Enhances every source; a bad file is reported and skipped, the others are still written."""
     root, output = Path(cfg.input), Path(cfg.output)
     sources = collect_sources(root, list(cfg.extensions))
-    enhancer = load_enhancer(str(cfg.checkpoint), cfg.device)
+    streamer = load_streamer(str(cfg.checkpoint)) if cfg.stream else None
+    enhancer = None if streamer else load_enhancer(str(cfg.checkpoint), cfg.device)
     written, failures = [], {}
     for source in sources:
         target = target_path(source, root, output)
@@ -42,14 +44,17 @@ def enhance_all(cfg: DictConfig) -> tuple[list[Path], dict[Path, str]]:
             log.info("skip %s (exists; overwrite=true to redo)", target)
             continue
         try:
-            samples = enhance_file(enhancer.enhance, source, target, enhancer.sample_rate,
-                                   cfg.chunk_seconds, cfg.overlap_seconds)
+            if streamer is not None:
+                log.info("%s", stream_file(streamer, source, target).line())
+            else:
+                samples = enhance_file(enhancer.enhance, source, target, enhancer.sample_rate,
+                                       cfg.chunk_seconds, cfg.overlap_seconds)
+                log.info("%s -> %s (%.1f s)", source, target, samples / enhancer.sample_rate)
         except AudioStreamError as error:
             failures[source] = str(error)
             log.error("%s", error)
             continue
         written.append(target)
-        log.info("%s -> %s (%.1f s)", source, target, samples / enhancer.sample_rate)
     return written, failures
 
 

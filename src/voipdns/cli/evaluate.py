@@ -25,7 +25,7 @@ def split_dataset(cfg: DictConfig):
 def main(cfg: DictConfig) -> None:
     output_dir = Path(cfg.output_dir)
     save_run_info(cfg, str(output_dir))
-    enhancer = load_enhancer(str(cfg.checkpoint), cfg.device)
+    enhancer = load_enhancer(str(cfg.checkpoint), cfg.device, stream=cfg.stream)
     label = cfg.get("label") or model_label(str(cfg.checkpoint))
     files = evaluate(split_dataset(cfg), enhancer, output_dir, metrics=list(cfg.metrics),
                      num_workers=cfg.num_workers, chunk_seconds=cfg.chunk_seconds,

@@ -41,10 +41,12 @@ def comb_filter_frames(
     positions = base[:, None] + offsets[None, :]  # [F, span]
     lags = torch.arange(taps, device=wave.device, dtype=wave.dtype)
     shift = period_samples.clamp(max=float(max_period))[..., None] * lags  # [B, F, taps]
-    where = positions[None, :, None, :].to(wave.dtype) - shift[..., None]  # [B, F, taps, span]
-    index = where.floor()
-    frac = where - index
-    index = index.long().clamp(0, padded.shape[-1] - 2)
+    # Integer positions and the fractional shift are kept apart: a float32 position loses the sub-sample
+    # fraction past 2^24 samples (17 min at 16 kHz). position - shift = (index) + frac, frac in (0, 1].
+    shift_whole = shift.floor()
+    index = positions[None, :, None, :] - shift_whole.long()[..., None] - 1  # [B, F, taps, span]
+    frac = (1.0 - (shift - shift_whole))[..., None]
+    index = index.clamp(0, padded.shape[-1] - 2)
     flat = index.reshape(batch, -1)
     lower = padded.gather(-1, flat).reshape(index.shape)
     upper = padded.gather(-1, flat + 1).reshape(index.shape)

@@ -1,0 +1,109 @@
+"""voipdns-export: model -> ONNX file with metadata, ONNX Runtime parity check, optional INT8 (+ its PESQ)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig
+
+from voipdns.cli.common import log
+from voipdns.config import CONFIG_DIR
+from voipdns.export.onnx_export import export_onnx
+from voipdns.export.parity import check_parity
+from voipdns.export.quantize import int8_quality, quality_clips, quantize_int8
+from voipdns.export.source import ModelSource, load_model, model_from_config
+
+
+def resolve_source(cfg: DictConfig) -> ModelSource:
+    if cfg.get("checkpoint"):
+        return load_model(str(cfg.checkpoint))
+    if cfg.get("net"):
+        source = model_from_config(cfg.net)
+        log.warning(
+            "exporting an UNTRAINED %s (random weights): pass checkpoint=<name or path> for a trained one",
+            source.name,
+        )
+        return source
+    raise ValueError(
+        "voipdns-export: set checkpoint=<registry name or checkpoint path>, or net=<conf/net name>"
+    )
+
+
+def output_path(cfg: DictConfig, source: ModelSource) -> Path:
+    if cfg.get("output"):
+        return Path(cfg.output)
+    suffix = "_stream" if cfg.stream else ""
+    return Path(cfg.paths.output_dir) / f"{source.name}{suffix}.onnx"
+
+
+def export_offline(cfg: DictConfig, source: ModelSource, path: Path) -> list[Path]:
+    spec = export_onnx(source.net, path, source.name, source.config, cfg.opset, cfg.example_seconds)
+    log.info("wrote %s (graph %s, inputs %s)", path, spec.graph, list(spec.input_names))
+    report = check_parity(
+        source.net, path, list(cfg.parity.lengths_seconds), cfg.parity.tolerance, cfg.threads
+    )
+    for line in report.lines():
+        log.info("%s", line)
+    report.raise_if_failed()
+    written = [path]
+    if cfg.quantize:
+        quantized = quantize_int8(path, op_types=tuple(cfg.quantize_ops))
+        written.append(quantized)
+        clips = quality_clips(
+            cfg.quality.clips, cfg.quality.seconds, source.net.sample_rate, cfg.quality.shared_data_dir
+        )
+        for line in int8_quality(path, quantized, clips, cfg.threads).lines():
+            log.info("%s", line)
+    return written
+
+
+def export_streaming(cfg: DictConfig, source: ModelSource, path: Path) -> list[Path]:
+    from voipdns.streaming.factory import streamer_for
+    from voipdns.streaming.onnx import check_stream_parity, export_stream_onnx
+
+    options = (
+        {"lookahead_samples": cfg.streaming.lookahead_samples}
+        if type(source.net).__name__ == "Demucs"
+        else {}
+    )
+    streamer = streamer_for(source.net, **options)
+    export_stream_onnx(streamer, path, source.name, source.config, cfg.opset)
+    log.info(
+        "wrote %s (streaming %s: hop %d samples, latency %d samples = %.1f ms, states %s)",
+        path,
+        streamer.family,
+        streamer.hop_samples,
+        streamer.latency_samples,
+        streamer.latency_ms,
+        list(streamer.core.state_names),
+    )
+    report = check_stream_parity(streamer, path, tolerance=cfg.parity.tolerance, threads=cfg.threads)
+    for line in report.lines():
+        log.info("%s", line)
+    report.raise_if_failed()
+    written = [path]
+    if cfg.quantize:
+        quantized = quantize_int8(path, op_types=tuple(cfg.quantize_ops))
+        written.append(quantized)
+        change = check_stream_parity(streamer, quantized, tolerance=float("inf"), threads=cfg.threads)
+        log.info("INT8 streaming graph %s: max |INT8 - FP32 PyTorch| %.3e", quantized, change.max_abs_diff)
+    return written
+
+
+def run_export(cfg: DictConfig) -> list[Path]:
+    torch.set_num_threads(int(cfg.threads))
+    source = resolve_source(cfg)
+    path = output_path(cfg, source)
+    return export_streaming(cfg, source, path) if cfg.stream else export_offline(cfg, source, path)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="export")
+def main(cfg: DictConfig) -> None:
+    for path in run_export(cfg):
+        log.info("exported %s", path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""ONNX export of voipdns nets: graphs, metadata, parity checks, INT8 quantisation, an ONNX Runtime enhancer.
+
+* ``export_onnx(net, path, name, config)`` (``onnx_export``); ``graph_spec`` (``adapters``): what is exported.
+* ``check_parity`` (``parity``): ONNX Runtime vs PyTorch, max |diff| per length.
+* ``quantize_int8`` / ``int8_quality`` (``quantize``).
+* ``onnx_enhancer(path) -> Enhancer`` (``runtime``): for ``.onnx`` files in voipdns-enhance / voipdns-eval.
+"""
+
+from voipdns.export.metadata import OnnxMetadataError, read_metadata
+from voipdns.export.onnx_export import export_onnx
+from voipdns.export.parity import ParityError, check_parity
+from voipdns.export.quantize import int8_quality, quantize_int8
+from voipdns.export.runtime import OnnxNet, onnx_enhancer
+
+__all__ = [
+    "OnnxMetadataError",
+    "OnnxNet",
+    "ParityError",
+    "check_parity",
+    "export_onnx",
+    "int8_quality",
+    "onnx_enhancer",
+    "quantize_int8",
+    "read_metadata",
+]

@@ -1,0 +1,54 @@
+"""A model to export or stream, with the net config that rebuilds it (stored in ONNX metadata).
+
+``load_model(spec)`` accepts what ``voipdns.pretrained.load_net`` does (registry name, checkpoint path);
+``model_from_config(config)`` builds an untrained net from a Hydra net config (for benchmarks and tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voipdns.config import to_plain
+from voipdns.models.base import EnhancementNet
+
+
+@dataclass
+class ModelSource:
+    net: EnhancementNet
+    config: dict
+    name: str
+    trained: bool
+
+
+def _checkpoint_config(path: Path) -> dict | None:
+    from voipdns.checkpoint_formats import infer_net_config
+    from voipdns.pretrained import read_checkpoint
+
+    loaded = read_checkpoint(path)
+    return loaded.net_config or infer_net_config(loaded.state_dict)
+
+
+def load_model(spec: str | Path) -> ModelSource:
+    """A trained net from a registry name or checkpoint path, with its net config."""
+    from voipdns.pretrained import load_net, resolve_registry_entry
+
+    path = Path(spec)
+    if path.is_file():
+        config = _checkpoint_config(path)
+        net = load_net(path, net_config=config)
+        return ModelSource(net, to_plain(config) if config else {}, path.stem, True)
+    entry = resolve_registry_entry(str(spec))  # raises with the known names when spec is neither
+    return ModelSource(load_net(str(spec)), dict(entry.net), str(spec), True)
+
+
+def model_from_config(config: Any, name: str | None = None) -> ModelSource:
+    """An untrained net (random initial weights) from a Hydra net config with ``_target_``."""
+    from voipdns.pretrained import build_net
+
+    plain = to_plain(config)
+    if not isinstance(plain, dict) or "_target_" not in plain:
+        raise ValueError(f"net config needs a _target_, got {plain!r}")
+    net = build_net(plain, "net config").eval()
+    return ModelSource(net, plain, name or plain["_target_"].rsplit(".", 1)[-1].lower(), False)
