@@ -1,0 +1,168 @@
+"""`PairedFolderDataset`: noisy/clean file pairs from two folders (VoiceBank-DEMAND, DNS test sets, ...).
+
+Pairing is by identical file name (relative path without extension) or by DNS file id: `clean_fileid_12.wav`
+pairs with `book_01234_chp_0012_reader_05678_3_snr5_fileid_12.wav`. Every pair is checked up front from the
+headers, so an unpaired file or a length mismatch fails at construction with the paths, not mid-epoch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
+from voipdns.data.epochs import check_index, item_rng, split_index
+from voipdns.data.reader import AudioReader
+
+PAIR_BY = ("name", "fileid")
+_FILEID = re.compile(r"fileid_(\d+)(?!.*fileid_\d)")
+_MAX_LISTED = 5
+
+
+def pair_key(path: Path, root: Path, pair_by: str) -> str:
+    if pair_by == "name":
+        return str(path.relative_to(root).with_suffix(""))
+    match = _FILEID.search(path.stem)
+    if not match:
+        raise ValueError(f"{path}: no 'fileid_<N>' in the name (pair_by='fileid'); use pair_by='name'")
+    return f"fileid_{int(match.group(1))}"
+
+
+def _index(root: Path, extensions: Sequence[str], pair_by: str) -> dict[str, Path]:
+    index: dict[str, Path] = {}
+    for path in list_audio_files(root, extensions):
+        key = pair_key(path, root, pair_by)
+        if key in index:
+            raise ValueError(f"{root}: two files share the pairing key {key!r}: {index[key]} and {path}")
+        index[key] = path
+    return index
+
+
+def _listing(paths: list[Path]) -> str:
+    shown = ", ".join(str(p) for p in paths[:_MAX_LISTED])
+    return shown + (f" (+{len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else "")
+
+
+class PairedFolderDataset(Dataset):
+    """Items `{noisy, clean, name, condition}`; `clean_dir=None` gives noisy-only items (no `clean` key).
+
+    Args:
+        pair_by: 'name' or 'fileid'.
+        segment_seconds: None = whole clips (validation/test, batch size 1); else aligned random crops of
+            that length, zero-padded when a clip is shorter.
+        max_mismatch_seconds: pairs whose lengths differ by at most this are cropped to the shorter (with one
+            warning); larger mismatches are an error listing the pairs.
+        condition: item condition; default the name of the folder above `noisy_dir`
+            (`.../no_reverb/noisy` -> 'no_reverb').
+    """
+
+    accepts_epoch_index = True
+
+    def __init__(
+        self,
+        noisy_dir: str | os.PathLike,
+        clean_dir: str | os.PathLike | None = None,
+        sample_rate: int = 16000,
+        pair_by: str = "name",
+        segment_seconds: float | None = None,
+        seed: int = 0,
+        condition: str | None = None,
+        max_mismatch_seconds: float = 0.01,
+        extensions: Sequence[str] = AUDIO_EXTENSIONS,
+    ) -> None:
+        if pair_by not in PAIR_BY:
+            raise ValueError(f"PairedFolderDataset: pair_by must be one of {PAIR_BY}, got {pair_by!r}")
+        if segment_seconds is not None and segment_seconds <= 0:
+            raise ValueError(
+                f"PairedFolderDataset: segment_seconds must be > 0 or None, got {segment_seconds}"
+            )
+        self.noisy_dir = Path(noisy_dir)
+        self.clean_dir = None if clean_dir is None else Path(clean_dir)
+        self.sample_rate = int(sample_rate)
+        self.segment_seconds = None if segment_seconds is None else float(segment_seconds)
+        self.seed = int(seed)
+        self.condition = condition or self.noisy_dir.resolve().parent.name
+        self.reader = AudioReader(self.sample_rate)
+        noisy = _index(self.noisy_dir, extensions, pair_by)
+        if self.clean_dir is None:
+            self.pairs: list[tuple[Path, Path | None]] = [(noisy[k], None) for k in sorted(noisy)]
+        else:
+            self.pairs = self._pair(noisy, _index(self.clean_dir, extensions, pair_by))
+            self._check_lengths(max_mismatch_seconds)
+
+    def _pair(self, noisy: dict[str, Path], clean: dict[str, Path]) -> list[tuple[Path, Path | None]]:
+        only_noisy = sorted(noisy[k] for k in noisy.keys() - clean.keys())
+        only_clean = sorted(clean[k] for k in clean.keys() - noisy.keys())
+        if only_noisy or only_clean:
+            problems = []
+            if only_noisy:
+                problems.append(
+                    f"{len(only_noisy)} noisy file(s) without clean in {self.clean_dir}: "
+                    f"{_listing(only_noisy)}"
+                )
+            if only_clean:
+                problems.append(
+                    f"{len(only_clean)} clean file(s) without noisy in {self.noisy_dir}: "
+                    f"{_listing(only_clean)}"
+                )
+            raise ValueError("PairedFolderDataset: unpaired files: " + "; ".join(problems))
+        return [(noisy[k], clean[k]) for k in sorted(noisy)]
+
+    def _check_lengths(self, max_mismatch_seconds: float) -> None:
+        small, large = [], []
+        for noisy, clean in self.pairs:
+            diff = abs(self.reader.num_samples(noisy) - self.reader.num_samples(clean))
+            if diff > max_mismatch_seconds * self.sample_rate:
+                large.append(f"{noisy} vs {clean} ({diff} samples)")
+            elif diff:
+                small.append(diff)
+        if large:
+            raise ValueError(
+                f"PairedFolderDataset: {len(large)} pair(s) differ in length by more than "
+                f"{max_mismatch_seconds} s: " + "; ".join(large[:_MAX_LISTED])
+            )
+        if small:
+            warnings.warn(
+                f"PairedFolderDataset({self.noisy_dir}): {len(small)} pair(s) differ by up to {max(small)} "
+                f"samples; cropping each to the shorter",
+                stacklevel=2,
+            )
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        epoch, index = split_index(index)
+        check_index(index, len(self.pairs), type(self).__name__)
+        noisy_path, clean_path = self.pairs[index]
+        length = self.reader.num_samples(noisy_path)
+        if clean_path is not None:
+            length = min(length, self.reader.num_samples(clean_path))
+        start, num = 0, length
+        if self.segment_seconds is not None:
+            num = int(round(self.segment_seconds * self.sample_rate))
+            start = int(item_rng(self.seed, index, epoch).integers(0, max(0, length - num) + 1))
+        item = {
+            "noisy": self._read(noisy_path, start, num, length),
+            "name": noisy_path.stem,
+            "condition": self.condition,
+        }
+        if clean_path is not None:
+            item["clean"] = self._read(clean_path, start, num, length)
+        return item
+
+    def _read(self, path: Path, start: int, num: int, length: int) -> torch.Tensor:
+        wav = self.reader.load(path, start, min(num, length - start))
+        return torch.nn.functional.pad(wav, (0, num - wav.shape[-1])) if wav.shape[-1] < num else wav
+
+    def __repr__(self) -> str:
+        return (
+            f"PairedFolderDataset({self.noisy_dir}, {self.clean_dir}, {len(self.pairs)} pairs, "
+            f"segment_seconds={self.segment_seconds})"
+        )
