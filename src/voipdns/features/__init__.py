@@ -1,0 +1,1 @@
+"""Speech features computed outside the nets (openSMILE eGeMAPS LLDs, ...)."""
