@@ -329,8 +329,11 @@ def test_unknown_name_lists_known_names(registry):
         load_net("dns99", registry_path=registry.path)
 
 
-def test_shipped_registry_lists_the_official_demucs_files():
-    assert list_registry() == ["dns48", "dns64", "master64"]
+def test_shipped_registry_lists_the_official_files():
+    assert list_registry() == ["dns48", "dns64", "fullsubnet_cumulative", "master64"]
+    fullsubnet = resolve_registry_entry("fullsubnet_cumulative")
+    assert fullsubnet.format == "fullsubnet" and len(fullsubnet.sha256) == 64
+    assert fullsubnet.net["fb_norm"] == fullsubnet.net["sb_norm"] == "cumulative_laplace"
     for name, hidden in (("dns48", 48), ("dns64", 64), ("master64", 64)):
         entry = resolve_registry_entry(name)
         assert entry.url == f"https://dl.fbaipublicfiles.com/adiyoss/denoiser/{name}-{entry.sha256_prefix}.th"
