@@ -40,7 +40,8 @@ def _run_cli(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "voipdns.cli.train", f"hydra.run.dir={run_dir}", "logger=csv", "test=false",
                "trainer.max_epochs=2", "data.train.num_items=24", "data.val.num_items=1",
                "callbacks.metrics=null", "callbacks.last_checkpoint.every_n_train_steps=2",
-               "trainer.num_sanity_val_steps=0", "seed=7", *[o for o in TINY if "num_items" not in o],
+               "trainer.num_sanity_val_steps=0", "seed=7", "trainer.log_every_n_steps=1",
+               "+logger.csv.flush_logs_every_n_steps=1", *[o for o in TINY if "num_items" not in o],
                *overrides]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1"}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
@@ -66,6 +67,11 @@ def test_killed_mid_epoch_and_resumed_matches_uninterrupted_run(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "not resumable" not in resumed.stderr
 
+    # the CSV log of the interrupted part survives the resume (Lightning's writer would delete it)
+    logged_steps = {int(row.split(",")[2]) for row in
+                    (tmp_path / "resumed/csv/metrics.csv").read_text().splitlines()[1:] if row.split(",")[2]}
+    assert min(logged_steps) < 4 and max(logged_steps) == 11
+
     expected = _net_weights(tmp_path / "reference/checkpoints/last.ckpt")
     got = _net_weights(tmp_path / "resumed/checkpoints/last.ckpt")
     assert torch.load(tmp_path / "resumed/checkpoints/last.ckpt", weights_only=False)["global_step"] == 12
@@ -77,6 +83,26 @@ def test_resume_last_without_checkpoint_says_how_to_resume(tmp_path):
     result = _run_cli(tmp_path / "fresh", "ckpt_path=last")
     assert result.returncode != 0
     assert "last.ckpt does not exist" in result.stderr and "run_name" in result.stderr
+
+
+def test_a_fresh_run_in_a_used_folder_is_refused_not_silently_resumed(tmp_path):
+    from voipdns.cli.common import refuse_silent_resume
+
+    (tmp_path / "checkpoints").mkdir()
+    refuse_silent_resume(None, str(tmp_path))  # empty folder: fine
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(FileExistsError, match="earlier run. Resume it with ckpt_path=last"):
+        refuse_silent_resume(None, str(tmp_path))
+    refuse_silent_resume("last", str(tmp_path))
+
+
+def test_sweep_folder_names_stay_short():
+    from voipdns.config import _short_dirname
+
+    assert _short_dirname("optim.lr=0.001") == "optim.lr=0.001"
+    long = ",".join(f"data.train.root=/very/long/path/{i}" for i in range(20))
+    short = _short_dirname(long)
+    assert len(short) == 120 and short != _short_dirname(long + "x")
 
 
 class _PoisonedDataset(Dataset):

@@ -19,8 +19,15 @@ def _run_id(path: str) -> str:
     return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:12]
 
 
+def _short_dirname(overrides: str, max_chars: int = 120) -> str:
+    """A sweep job's folder name from its overrides, hashed past ``max_chars`` (file names stop at 255)."""
+    if len(overrides) <= max_chars:
+        return overrides
+    return f"{overrides[: max_chars - 13]}_{hashlib.sha1(overrides.encode()).hexdigest()[:12]}"
+
+
 def register_resolvers() -> None:
-    resolvers = {"voipdns_root": lambda: str(PROJECT_ROOT), "run_id": _run_id}
+    resolvers = {"voipdns_root": lambda: str(PROJECT_ROOT), "run_id": _run_id, "short_dirname": _short_dirname}
     for name, function in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function)

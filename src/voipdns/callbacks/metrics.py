@@ -86,7 +86,7 @@ class EnhancementMetrics(Callback):
         self.test_condition_means: dict[str, dict[str, float]] = {}
         self.last_means: dict[str, float] = {}  # every value logged by the last scored epoch
         self._input_logged = False
-        self._input_cache: dict[tuple, ClipScores] = {}  # (stage, dataloader_idx, name) -> noisy-vs-clean
+        self._input_cache: dict[tuple, ClipScores] = {}  # (stage, loader, condition, name) -> noisy-vs-clean
         self._pools: dict[str, ScoringPool] = {}
         self._pool: ScoringPool | None = None  # the pool of the stage being scored
         self._stage: str | None = None  # the stage being scored now, None when idle
@@ -201,7 +201,8 @@ class EnhancementMetrics(Callback):
             if max_clips is not None and len(self._clips) >= max_clips:
                 return
             index = len(self._clips)
-            cache_key = (self._stage, dataloader_idx, names[b])
+            # the same file name recurs across conditions (a relay per platform x receiver x setting)
+            cache_key = (self._stage, dataloader_idx, conditions[b], names[b])
             self._clips.append({"name": names[b], "condition": conditions[b], "cache_key": cache_key})
             self._pool.submit(("estimate", index), clean[b], estimate[b])
             if cache_key not in self._input_cache:

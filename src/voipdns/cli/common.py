@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import sys
 from importlib import metadata
@@ -11,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from voipdns.config import CONFIG_DIR  # noqa: F401  (re-exported for @hydra.main)
 
@@ -43,6 +47,48 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str) -> str | None:
     if not Path(ckpt_path).exists():
         raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
     return ckpt_path
+
+
+def refuse_silent_resume(ckpt_path: str | None, output_dir: str) -> None:
+    """Lightning resumes from last.ckpt on its own when the run folder has one (OnExceptionCheckpoint); a fresh
+    run (``ckpt_path=null``) in a used folder would silently continue the old one, so say what to do instead."""
+    previous = Path(output_dir) / "checkpoints"
+    if ckpt_path in (None, "", "null") and previous.is_dir() and any(previous.glob("*.ckpt")):
+        raise FileExistsError(
+            f"{previous} holds checkpoints of an earlier run. Resume it with ckpt_path=last, or start a new run "
+            f"with another run_name (or hydra.run.dir)."
+        )
+
+
+# Lightning's launcher exports these into the environment of the process that starts the DDP ranks.
+_DDP_LAUNCH_ENV = ("LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+_environment_before_sweep: dict[str, str | None] | None = None
+
+
+def prepare_ddp_relaunch() -> None:
+    """In a Hydra multirun, make Lightning's DDP children re-run this job alone, in this job's folder.
+
+    Lightning re-launches ``sys.argv`` + ``hydra.run.dir`` for ranks > 0; under ``-m`` that argv is the whole sweep
+    (with a re-evaluated time-stamped run_name), so the children would write into another folder. A previous job
+    of the sweep also leaves its process group and launch variables behind, which must be undone.
+    """
+    global _environment_before_sweep
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return
+    hydra_cfg = HydraConfig.get()
+    if _environment_before_sweep is None:
+        _environment_before_sweep = {key: os.environ.get(key) for key in _DDP_LAUNCH_ENV}
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    for key, value in _environment_before_sweep.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    sys.argv = [sys.argv[0], *hydra_cfg.overrides.task, "hydra.mode=RUN"]
+    node = HydraConfig.instance().cfg
+    with read_write(node.hydra):
+        node.hydra.run.dir = hydra_cfg.runtime.output_dir
 
 
 def environment_info() -> dict[str, str]:

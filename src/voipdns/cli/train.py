@@ -8,7 +8,14 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
-from voipdns.cli.common import instantiate_dict, log, resolve_ckpt_path, save_run_info
+from voipdns.cli.common import (
+    instantiate_dict,
+    log,
+    prepare_ddp_relaunch,
+    refuse_silent_resume,
+    resolve_ckpt_path,
+    save_run_info,
+)
 from voipdns.config import CONFIG_DIR, to_plain
 from voipdns.reporting import improvement_table
 
@@ -21,6 +28,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     output_dir = cfg.paths.output_dir
+    if cfg.get("train"):
+        refuse_silent_resume(cfg.get("ckpt_path"), output_dir)
+    prepare_ddp_relaunch()
     save_run_info(cfg, output_dir)
 
     datamodule = hydra.utils.instantiate(cfg.data)

@@ -9,6 +9,7 @@ import lightning as L
 import torch
 
 from voipdns.config import to_plain
+from voipdns.tasks.init_weights import init_from_pretrained
 
 # Keys of the scheduler config read by the Task (Lightning's lr_scheduler dict), not passed to the scheduler.
 _SCHEDULER_KEYS = ("monitor", "interval", "frequency")
@@ -22,7 +23,8 @@ class EnhancementTask(L.LightningModule):
     """Trains ``net`` with ``loss``; ``net``/``loss``/``optimizer``/``scheduler`` are ``_target_`` configs.
 
     Validation and test steps return the estimate with its clean/noisy references so callbacks (metrics, audio
-    logging) can score them without a second forward pass.
+    logging) can score them without a second forward pass. ``init_from`` (a registry name or checkpoint path)
+    starts a fit from pretrained weights, loaded strictly (fine-tuning recipes).
     """
 
     def __init__(
@@ -31,13 +33,19 @@ class EnhancementTask(L.LightningModule):
         loss: dict | None = None,
         optimizer: dict | None = None,
         scheduler: dict | None = None,
+        init_from: str | None = None,
     ):
         super().__init__()
         net, loss, optimizer, scheduler = (to_plain(c) for c in (net, loss, optimizer, scheduler))
-        self.save_hyperparameters({"net": net, "loss": loss, "optimizer": optimizer, "scheduler": scheduler})
+        self.save_hyperparameters({"net": net, "loss": loss, "optimizer": optimizer, "scheduler": scheduler,
+                                   "init_from": init_from})
         self.net = hydra.utils.instantiate(net)
         # Inference-only loads (CLIs, export) need no loss: its files (e.g. the TAP estimator) may be absent.
         self.loss = hydra.utils.instantiate(loss) if loss else None
+
+    def setup(self, stage: str) -> None:
+        # before Lightning restores a resumed run's checkpoint, so a resumed run keeps its own weights
+        init_from_pretrained(self, stage)
 
     @property
     def sample_rate(self) -> int:

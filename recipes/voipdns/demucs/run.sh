@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Fine-tune the DNS-2020 Demucs on VoIP-DNS relays with TAPLoss, evaluate per condition against the unprocessed
+# relay and the un-fine-tuned model, and write the Table I-style report. Only Hydra overrides of the installed
+# console scripts; the settings are conf/experiment/voipdns_demucs_tap.yaml (CPU: conf/experiment/ here).
+#   DATA_ROOT=/data/VoIP-DNS ./recipes/voipdns/demucs/run.sh      # real data, official dns48 (INIT_FROM=dns64 ...)
+#   CPU=1 ./recipes/voipdns/demucs/run.sh                          # simulated tree from ../shared/data, stand-in init
+#   ./recipes/voipdns/demucs/run.sh --stage 2 --stop-stage 2 ckpt_path=last   # resume an interrupted training
+# Stages: 1 check data (CPU=1: simulate the tree and train the stand-in checkpoint first; then a fast_dev_run
+# that loads data, init_from and the TAP estimator), 2 train, 3 evaluate, 4 report. Arguments after the
+# options are Hydra overrides for stages 1-2 (e.g. trainer=gpu data.batch_size=32).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+STAGE=1; STOP=4
+while [[ $# -gt 0 && $1 == --* ]]; do
+  case $1 in
+    --stage) STAGE=$2; shift 2 ;;
+    --stop-stage) STOP=$2; shift 2 ;;
+    *) echo "unknown option $1 (--stage N, --stop-stage N)" >&2; exit 2 ;;
+  esac
+done
+BIN=${BIN:-.venv/bin}
+RUN=${RUN_NAME:-demucs_tap}
+stage() { (( STAGE <= $1 && $1 <= STOP )); }
+
+if [[ ${CPU:-0} == 1 ]]; then
+  SHARED=${SHARED_DATA:-$(pwd)/../shared/data}
+  ROOT=data/voipdns_cpu
+  INIT=$ROOT/standin_dns_demucs.th
+  TASK=voipdns_cpu
+  COMMON=("hydra.searchpath=[file://$(pwd)/recipes/voipdns/demucs/conf]")
+  TRAIN=(experiment=voipdns_demucs_tap_cpu)
+  EVAL_DATA=(data.train.root="$(pwd)/$ROOT" "data.train.settings=[low]" data.num_workers=0
+             ++data.train.align=false ++data.val.align=false ++data.test.align=false)
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+  NICE=nice
+else
+  ROOT=${DATA_ROOT:?set DATA_ROOT=<VoIP-DNS root with train/ and test/> or CPU=1}
+  INIT=${INIT_FROM:-dns48}
+  TASK=voipdns_demucs_tap
+  COMMON=()
+  TRAIN=(experiment=voipdns_demucs_tap data.train.root="$ROOT")
+  EVAL_DATA=(data.train.root="$ROOT")
+  NICE=
+fi
+TRAIN+=(model.init_from="$INIT" run_name="$RUN")
+RUN_DIR=logs/$TASK/runs/$RUN
+
+if stage 1 && [[ ${CPU:-0} == 1 ]]; then
+  echo "== stage 1a: simulated VoIP-DNS tree in $ROOT (train: 24 LibriSpeech files x 4 s; test: 6 VoiceBank pairs)"
+  $NICE "$BIN/voipdns-simulate" dataset_dir="$ROOT" split=train run_name=voipdns_cpu_train \
+    source.clean_dir="$SHARED/speech/librispeech-train-clean-100" source.noise_dir="$SHARED/noise/household" \
+    source.segment_seconds=4 source.max_files=24 \
+    "conditions=[gm_cloud_low,gm_phone_low,zm_cloud_low,zm_phone_low]" normalised=false workers=1
+  $NICE "$BIN/voipdns-simulate" dataset_dir="$ROOT" split=test run_name=voipdns_cpu_test \
+    source.clean_dir="$SHARED/pairs/voicebank-demand-debug/clean" \
+    source.noisy_dir="$SHARED/pairs/voicebank-demand-debug/noisy" source.pair_by=name \
+    "conditions=[gm_cloud_low,gm_phone_low,zm_cloud_low,zm_phone_low]" normalised=false workers=1
+  if [[ ! -f $INIT ]]; then
+    echo "== stage 1b: stand-in for dns48 (no download here): small Demucs on LibriSpeech + noise, no VoIP"
+    $NICE "$BIN/voipdns-train" "${COMMON[@]}" experiment=standin_dns_demucs run_name=standin_demucs test=false
+    BEST=$(ls -t logs/voipdns_cpu/runs/standin_demucs/checkpoints/best-*.ckpt | head -1)
+    "$BIN/python" -m voipdns.tasks.init_weights "$BEST" "$INIT"   # the official dns48 file layout
+  fi
+fi
+
+if stage 1; then
+  echo "== stage 1: check data, init_from and the TAP estimator (one fast_dev_run batch)"
+  $NICE "$BIN/voipdns-train" "${COMMON[@]}" "${TRAIN[@]}" debug=fdr "$@"
+fi
+
+if stage 2; then
+  echo "== stage 2: fine-tune -> $RUN_DIR"
+  $NICE "$BIN/voipdns-train" "${COMMON[@]}" "${TRAIN[@]}" "$@"
+fi
+
+if stage 3; then
+  BEST=$(ls -t "$RUN_DIR"/checkpoints/best-*.ckpt | head -1)
+  for spec in "relay input" "pretrained $INIT" "finetuned $BEST"; do
+    read -r label checkpoint <<< "$spec"
+    echo "== stage 3: evaluate $label ($checkpoint) on the test split, per condition"
+    $NICE "$BIN/voipdns-eval" data=voipdns "${EVAL_DATA[@]}" checkpoint="$checkpoint" ++label="$label" \
+      hydra.run.dir="$RUN_DIR/eval/$label"
+  done
+fi
+
+if stage 4; then
+  echo "== stage 4: Table I-style report -> $RUN_DIR/report"
+  "$BIN/voipdns-report" "$RUN_DIR/eval/relay" "$RUN_DIR/eval/pretrained" "$RUN_DIR/eval/finetuned" \
+    -o "$RUN_DIR/report" --models input pretrained finetuned \
+    --title "Demucs fine-tuned with TAPLoss on VoIP-DNS (per condition)"
+fi
