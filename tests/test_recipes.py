@@ -471,3 +471,18 @@ def test_resume_keeps_the_csv_log_of_the_interrupted_run(tmp_path):
 
     epochs = set(pd.read_csv(run / "csv" / "metrics.csv")["epoch"])
     assert epochs == {0, 1}, "the epoch-0 rows of the interrupted run were lost on resume"
+
+
+def test_recipe_stage_options_are_parsed_once_for_all(tmp_path):
+    """recipes/stages.sh: --stage/--stop-stage select stages, other arguments stay Hydra overrides."""
+    import subprocess
+
+    script = tmp_path / "run.sh"
+    script.write_text('STOP=4\nsource recipes/stages.sh\nfor s in 1 2 3 4; do stage $s && echo "stage $s"; done\n'
+                      'echo "overrides: $*"\n')
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(["bash", str(script), "--stage", "2", "--stop-stage", "3", "trainer=gpu"],
+                            cwd=root, capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[:3] == ["stage 2", "stage 3", "overrides: trainer=gpu"]
+    bad = subprocess.run(["bash", str(script), "--stages", "2"], cwd=root, capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown option --stages" in bad.stderr

@@ -9,16 +9,8 @@
 # options are Hydra overrides for stages 1-2; a list replaces the sweep's values, e.g. optim.lr=1e-5,1e-4.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-STAGE=1; STOP=3
-while [[ $# -gt 0 && $1 == --* ]]; do
-  case $1 in
-    --stage) STAGE=$2; shift 2 ;;
-    --stop-stage) STOP=$2; shift 2 ;;
-    *) echo "unknown option $1 (--stage N, --stop-stage N)" >&2; exit 2 ;;
-  esac
-done
-BIN=${BIN:-.venv/bin}
-stage() { (( STAGE <= $1 && $1 <= STOP )); }
+STOP=3
+source recipes/stages.sh
 if [[ ${CPU:-0} == 1 ]]; then
   # needs data/voipdns_cpu and its stand-in checkpoint: CPU=1 ./recipes/voipdns/demucs/run.sh --stop-stage 1
   LR=("hydra.searchpath=[file://$(pwd)/recipes/voipdns/demucs/conf]" experiment=voipdns_demucs_tap_cpu

@@ -10,21 +10,12 @@
 # are Hydra overrides for stages 1-2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-STAGE=1; STOP=4
-while [[ $# -gt 0 && $1 == --* ]]; do
-  case $1 in
-    --stage) STAGE=$2; shift 2 ;;
-    --stop-stage) STOP=$2; shift 2 ;;
-    --) shift; break ;;
-    *) echo "unknown option $1 (--stage N, --stop-stage N)" >&2; exit 2 ;;
-  esac
-done
-BIN=${BIN:-.venv/bin}
+STOP=4
+source recipes/stages.sh
 ROOT=${DNS_ROOT:?set DNS_ROOT=<DNS-Challenge datasets folder with clean/, noise/, test_set/>}
 RUN=${RUN_NAME:-demucs_dns64}
 RUN_DIR=logs/dns2020_demucs/runs/$RUN
 DATA=(data.train.clean_dir="$ROOT/clean" data.train.noise_dir="$ROOT/noise" data.test.root="$ROOT/test_set")
-stage() { (( STAGE <= $1 && $1 <= STOP )); }
 
 if stage 1; then
   echo "== stage 1: check data (one fast_dev_run batch of train, val and test)"

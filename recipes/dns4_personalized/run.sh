@@ -8,20 +8,12 @@
 # and q = 0, with and without an interfering talker). Arguments after the options are Hydra overrides for 2-3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-STAGE=1; STOP=4
-while [[ $# -gt 0 && $1 == --* ]]; do
-  case $1 in
-    --stage) STAGE=$2; shift 2 ;;
-    --stop-stage) STOP=$2; shift 2 ;;
-    *) echo "unknown option $1 (--stage N, --stop-stage N)" >&2; exit 2 ;;
-  esac
-done
-BIN=${BIN:-.venv/bin}
+STOP=4
+source recipes/stages.sh
 ROOT=${DNS4_ROOT:?set DNS4_ROOT=<folder with pdns_training_set/ and datasets_fullband/>}
 RUN=${RUN_NAME:-upn_mu0.9}
 RUN_DIR=logs/dns4_upn/runs/$RUN
 EMBED_RUN=logs/speaker_embedder/runs/dns4_enrollment
-stage() { (( STAGE <= $1 && $1 <= STOP )); }
 
 if stage 1; then
   if [[ -z ${EMBEDDER:-} ]]; then

@@ -7,19 +7,11 @@
 # Stages: 1 check data (a fast_dev_run batch), 2 train + test, 3 per-condition report (input vs enhanced).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-STAGE=1; STOP=3
-while [[ $# -gt 0 && $1 == --* ]]; do
-  case $1 in
-    --stage) STAGE=$2; shift 2 ;;
-    --stop-stage) STOP=$2; shift 2 ;;
-    *) echo "unknown option $1 (--stage N, --stop-stage N)" >&2; exit 2 ;;
-  esac
-done
-BIN=${BIN:-.venv/bin}
+STOP=3
+source recipes/stages.sh
 RUN=${RUN_NAME:-demucs_h24}
 RUN_DIR=logs/mini_voip/runs/$RUN
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the measured run used one CPU thread
-stage() { (( STAGE <= $1 && $1 <= STOP )); }
 
 if stage 1; then
   echo "== stage 1: check data (../shared/data speech, noise, VoiceBank pairs; one fast_dev_run batch)"

@@ -8,27 +8,20 @@
 # Extra arguments after the options are Hydra overrides for every stage, e.g. trainer.max_time=00:01:00:00
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-STAGE=1; STOP=2
-while [[ $# -gt 0 && $1 == --* ]]; do
-  case $1 in
-    --stage) STAGE=$2; shift 2 ;;
-    --stop-stage) STOP=$2; shift 2 ;;
-    *) echo "unknown option $1 (--stage N, --stop-stage N)" >&2; exit 2 ;;
-  esac
-done
-BIN=${BIN:-.venv/bin}
+STOP=2
+source recipes/stages.sh
 SHARED=${SHARED_DATA:-$(pwd)/../shared/data}
 SPEECH=${SPEECH_DIR:-$SHARED/speech/librispeech-train-clean-100}
 RUN=${RUN_NAME:-ecapa_small_ls100}
 RUN_DIR=logs/speaker_embedder/runs/$RUN
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the reference run used one CPU thread
 
-if (( STAGE <= 1 && 1 <= STOP )); then
+if stage 1; then
   echo "== stage 1: train the embedder, held-out EER -> $RUN_DIR/results.json"
   nice "$BIN/voipdns-train-speaker" run_name="$RUN" data.directory="$SPEECH" "$@"
 fi
 
-if (( STAGE <= 2 && 2 <= STOP )); then
+if stage 2; then
   if [[ -z ${ENROLLMENT_DIR:-} ]]; then
     echo "== stage 2 skipped: set ENROLLMENT_DIR=<enrollment speech> to cache per-speaker embeddings"
   else

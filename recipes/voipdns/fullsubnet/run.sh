@@ -11,17 +11,9 @@
 # options are Hydra overrides for stages 1-2 (e.g. trainer=gpu data.batch_size=32).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-STAGE=1; STOP=4
-while [[ $# -gt 0 && $1 == --* ]]; do
-  case $1 in
-    --stage) STAGE=$2; shift 2 ;;
-    --stop-stage) STOP=$2; shift 2 ;;
-    *) echo "unknown option $1 (--stage N, --stop-stage N)" >&2; exit 2 ;;
-  esac
-done
-BIN=${BIN:-.venv/bin}
+STOP=4
+source recipes/stages.sh
 RUN=${RUN_NAME:-fullsubnet_tap}
-stage() { (( STAGE <= $1 && $1 <= STOP )); }
 
 if [[ ${CPU:-0} == 1 ]]; then
   SHARED=${SHARED_DATA:-$(pwd)/../shared/data}
