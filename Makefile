@@ -11,12 +11,24 @@ REFERENCE_PKGS := denoiser==0.1.5
 PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-full demo demo-mini lint format clean
+.PHONY: help install system-deps test test-full demo demo-mini lint format clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-10s %s\n", $$1, $$2}'
 
+# sox encodes GSM-FR for the VoIP simulator (the PyAV wheel has no GSM encoder); everything else is in wheels.
+system-deps:  ## install sox (GSM-FR codec) with apt-get when missing, or say how
+	@command -v sox >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing sox (GSM-FR codec for the VoIP simulator)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sox) >/dev/null \
+			|| echo "warning: apt-get install sox failed; GSM-FR relays and their test are skipped"; \
+	else \
+		echo "note: sox not found: GSM-FR relays need it (sudo apt-get install sox / brew install sox); its test is skipped"; \
+	fi
+
 $(BIN)/voipdns-train: pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_PIN)
