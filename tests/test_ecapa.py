@@ -173,7 +173,8 @@ def test_ecapa_yaml_and_recipe_config_instantiate(project_root):
     assert list(cfg.channels) == [1024, 1024, 1024, 1024, 3072] and cfg.embedding_dim == 192
     cfg.channels = [16, 16, 16, 16, 48]
     assert isinstance(instantiate(cfg), EcapaTdnn)
-    recipe = OmegaConf.load(project_root / "recipes" / "speaker_embedder" / "config.yaml")
+    # the small embedder voipdns-train-speaker (recipes/speaker_embedder) trains
+    recipe = OmegaConf.load(project_root / "conf" / "speaker_embedder.yaml")
     recipe.sample_rate = 16000
     model = instantiate(recipe.embedder)
     assert model.eval()(torch.randn(1, 4000)).shape == (1, 192)
