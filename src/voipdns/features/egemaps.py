@@ -11,9 +11,14 @@ Unvoiced frames: voice features are 0 and formant amplitudes -201 (openSMILE's c
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+from voipdns.arrays import to_mono_numpy
+
+if TYPE_CHECKING:  # torch only for type hints: scoring workers never import it
+    import torch
 
 EGEMAPS_LLD_NAMES: tuple[str, ...] = (
     "Loudness_sma3",
@@ -59,25 +64,14 @@ def _smile():
     )
 
 
-def _as_mono_numpy(wav: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(wav, torch.Tensor):
-        wav = wav.detach().cpu().numpy()
-    wav = np.asarray(wav, dtype=np.float32)
-    if wav.ndim == 2 and wav.shape[0] == 1:
-        wav = wav[0]
-    if wav.ndim != 1:
-        raise ValueError(f"egemaps_lld expects mono audio [T] or [1, T], got shape {wav.shape}")
-    if not np.all(np.isfinite(wav)):
-        raise ValueError("egemaps_lld: audio contains NaN or Inf")
-    return wav
-
-
 def egemaps_lld(wav: np.ndarray | torch.Tensor, sample_rate: int) -> tuple[list[str], np.ndarray]:
     """eGeMAPSv02 LLDs of ``wav`` (``[T]`` or ``[1, T]``, any rate openSMILE accepts; 16 kHz in voipdns).
 
     Returns ``(names, array[frames, 25])`` float32, one row per 10 ms, names in ``EGEMAPS_LLD_NAMES`` order.
     """
-    wav = _as_mono_numpy(wav)
+    wav = to_mono_numpy(wav, "egemaps_lld", np.float32)
+    if not np.all(np.isfinite(wav)):
+        raise ValueError("egemaps_lld: audio contains NaN or Inf")
     if wav.shape[0] < MIN_SECONDS * sample_rate:
         raise ValueError(f"egemaps_lld needs at least {MIN_SECONDS} s of audio, got {wav.shape[0]} samples")
     frame = _smile().process_signal(wav, sample_rate)

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from voipdns.arrays import to_mono_numpy  # noqa: F401  (part of this module's API)
+
 ScorerFn = Callable[[np.ndarray | None, np.ndarray, np.ndarray | None, int], Mapping[str, float]]
 
 # The metrics of `voipdns.metrics.intrusive` (module imported lazily to avoid a cycle).
@@ -121,20 +123,6 @@ class ClipScores(dict):
         for key in keys:
             self[key] = math.nan
             self.failures[key] = reason
-
-
-def to_mono_numpy(wav: Any, what: str) -> np.ndarray | None:
-    """numpy or torch ``[T]``, ``[1, T]`` or ``[1, 1, T]`` -> float64 ``[T]`` (None stays None)."""
-    if wav is None:
-        return None
-    if hasattr(wav, "detach"):  # a torch tensor, handled without importing torch here
-        wav = wav.detach().cpu().float().numpy()
-    array = np.asarray(wav, dtype=np.float64)
-    if array.ndim > 1 and all(size == 1 for size in array.shape[:-1]):
-        array = array.reshape(-1)
-    if array.ndim != 1:
-        raise ValueError(f"{what}: expected a mono waveform [T] or [1, T], got shape {tuple(array.shape)}")
-    return array
 
 
 def _input_problem(wav: np.ndarray, what: str) -> str | None:

@@ -20,16 +20,19 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
+from voipdns.arrays import to_mono_numpy
 from voipdns.voip.agc import AutomaticGainControl
 from voipdns.voip.conditions import parse_condition
 from voipdns.voip.link import CodecLink
 from voipdns.voip.phone import PhonePath
 from voipdns.voip.platform_denoiser import DENOISER_PRESETS, PlatformDenoiser
+
+if TYPE_CHECKING:  # torch only for type hints: scoring workers never import it
+    import torch
 
 Stage = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
 STAGE_TYPES: dict[str, Callable[..., Stage]] = {
@@ -138,7 +141,7 @@ class ChannelSimulator:
 
     def process(self, wav: np.ndarray | torch.Tensor, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
         """Run every stage; returns (output like `wav` as float32 numpy [T], per-stage statistics)."""
-        signal = _as_1d(wav)
+        signal = to_mono_numpy(wav, "ChannelSimulator", np.float32)
         length = len(signal)
         stats: dict[str, Any] = {}
         rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(len(self.stages))]
@@ -193,14 +196,3 @@ def _plain(value: Any) -> Any:
     except ImportError:  # pragma: no cover - omegaconf ships with hydra
         pass
     return value
-
-
-def _as_1d(wav: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(wav, torch.Tensor):
-        wav = wav.detach().cpu().numpy()
-    wav = np.asarray(wav, dtype=np.float32)
-    if wav.ndim == 2 and wav.shape[0] == 1:
-        wav = wav[0]
-    if wav.ndim != 1:
-        raise ValueError(f"ChannelSimulator expects mono [T] or [1, T], got shape {wav.shape}")
-    return wav
