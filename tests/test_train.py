@@ -96,6 +96,13 @@ def test_a_fresh_run_in_a_used_folder_is_refused_not_silently_resumed(tmp_path):
     refuse_silent_resume("last", str(tmp_path))
 
 
+def test_only_runs_that_keep_checkpoints_are_guarded(tmp_path):
+    from voipdns.cli.train import writes_checkpoints
+
+    assert writes_checkpoints(compose_config("train", [], tmp_path))
+    assert not writes_checkpoints(compose_config("train", ["debug=fdr"], tmp_path))
+
+
 def test_sweep_folder_names_stay_short():
     from voipdns.config import _short_dirname
 

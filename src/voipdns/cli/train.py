@@ -28,7 +28,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     output_dir = cfg.paths.output_dir
-    if cfg.get("train"):
+    if cfg.get("train") and writes_checkpoints(cfg):
         refuse_silent_resume(cfg.get("ckpt_path"), output_dir)
     prepare_ddp_relaunch()
     save_run_info(cfg, output_dir)
@@ -54,6 +54,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
             print(table)
         log.info("run folder: %s", output_dir)
     return metrics
+
+
+def writes_checkpoints(cfg: DictConfig) -> bool:
+    """Whether the run keeps checkpoints in its folder (and so could pick up an earlier run's found there)."""
+    targets = [str(entry.get("_target_", "")) for entry in (cfg.get("callbacks") or {}).values() if entry]
+    return any(target.endswith(("ModelCheckpoint", "OnExceptionCheckpoint")) for target in targets)
 
 
 def _test_checkpoint(trainer: L.Trainer, cfg: DictConfig) -> str | None:
