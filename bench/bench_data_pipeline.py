@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
-import platform
 import time
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
+from machine import machine_info
 
 from voipdns.data.mixing import mix
 from voipdns.data.noise_synth import generate_noise
@@ -38,22 +36,9 @@ GOAL_X_REALTIME = 100.0
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def machine_info() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("numpy", "torch", "av", "soxr", "scipy"))
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"machine: {cpu}, {os.cpu_count()} logical cores, load average {load:.1f}; "
-        f"{platform.platform()}; python {platform.python_version()}; {versions}; "
-        f"Opus decoder: {'libopus via ctypes (PLC/FEC)' if load_libopus() else 'PyAV fallback'}"
-    )
+def describe_machine() -> str:
+    opus = "libopus via ctypes (PLC/FEC)" if load_libopus() else "PyAV fallback"
+    return f"machine: {machine_info(('numpy', 'torch', 'av', 'soxr', 'scipy'))}; Opus decoder: {opus}"
 
 
 def load_clips(count: int, seconds: float) -> tuple[list[np.ndarray], list[np.ndarray], str]:
@@ -120,7 +105,7 @@ def main() -> None:
     parser.add_argument("--conditions", default="all", help="comma-separated list or 'all'")
     args = parser.parse_args()
     conditions = list(CONDITIONS) if args.conditions == "all" else args.conditions.split(",")
-    print(machine_info())
+    print(describe_machine())
     source = load_clips(1, 1.0)[2]
     print(f"data: {source}; {args.clips} clips x {args.seconds:g} s x {len(conditions)} conditions")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from bench_train_step import machine_info
+from machine import machine_info
 
 CONF_NET = Path(__file__).resolve().parents[1] / "conf" / "net"
 MODELS = {
@@ -108,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     noisy = noisy_clip(args.seconds)
-    print(f"machine: {machine_info(1)}")
+    print(f"machine: {machine_info(('torch', 'onnxruntime'), 1)}")
     print(
         f"real-time factor on {args.seconds:g} s of audio, 1 thread, best of {args.repeats} (lower is faster)"
     )

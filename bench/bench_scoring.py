@@ -13,17 +13,14 @@ CPU seconds each used (the pool's start-up and hand-over cost is the difference)
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
-import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from machine import machine_info
 
 from voipdns.reports import ScoreItem, score_items
 
@@ -82,23 +79,6 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def machine_info() -> str:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("numpy", "onnxruntime", "pesq", "pystoi"))
-    return (
-        f"{platform.platform()}, python {sys.version.split()[0]}, CPU {cpu}, {os.cpu_count()} cores, "
-        f"load average {load}\n{versions}"
-    )
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=24)
@@ -107,7 +87,7 @@ def main() -> int:
     args = parser.parse_args()
     items, source = make_items(args.clips, args.seconds)
     audio_seconds = sum(item.estimate.size for item in items) / SAMPLE_RATE
-    print(machine_info())
+    print(machine_info(("numpy", "onnxruntime", "pesq", "pystoi")))
     print(f"test set: {len(items)} clips, {audio_seconds:.0f} s of audio ({source}); metrics {METRICS}")
     timings = {}
     with tempfile.TemporaryDirectory() as folder:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import yaml
 from bench_rtf import CONF_NET, noisy_clip, with_embedding
-from bench_train_step import machine_info
+from machine import machine_info
 
 CONFIGS = {
     "demucs": ("demucs.yaml", {}),
@@ -92,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     audio = noisy_clip(args.seconds).view(-1).numpy()
-    print(f"machine: {machine_info(1)}")
+    print(f"machine: {machine_info(('torch', 'onnxruntime'), 1)}")
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
             for line in bench(name, audio, Path(folder)):

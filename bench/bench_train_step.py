@@ -9,27 +9,12 @@ Steps alternate between the two nets so machine load affects both alike; the med
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 
 import torch
+from machine import machine_info
 from torch.nn import functional as F
-
-
-def machine_info(threads: int) -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
-    return (
-        f"{cpu}; {os.cpu_count()} logical CPUs, load average {load[0]:.1f}; torch {torch.__version__}, "
-        f"{threads} thread(s); python {platform.python_version()}"
-    )
 
 
 def build_pair(hidden: int):
@@ -75,7 +60,7 @@ def main() -> None:
     for _ in range(args.steps):
         for name, net in nets.items():
             times[name].append(timed_step(net, optimizers[name], noisy, clean))
-    print(f"machine: {machine_info(args.threads)}")
+    print(f"machine: {machine_info(('torch',), args.threads)}")
     print(f"Demucs hidden {args.hidden}, batch {args.batch} x {args.seconds:g} s, {args.steps} steps each")
     median = {name: statistics.median(values) for name, values in times.items()}
     for name in nets:
