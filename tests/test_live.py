@@ -162,3 +162,53 @@ def test_cli_runs_a_streaming_onnx_file_between_files(tmp_path):
     assert sf.info(str(tmp_path / "out.wav")).frames == noisy.size
     with pytest.raises(ValueError, match="set checkpoint="):
         run(compose_config("live", [], tmp_path))
+
+
+class _FakeStream:
+    """Stands in for sounddevice's PortAudio streams: records how it was opened."""
+
+    opened: list = []
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.started = kwargs, False
+        _FakeStream.opened.append(self)
+
+    def start(self):
+        self.started = True
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_device_source_and_sink_open_resampled_streams(monkeypatch):
+    import types
+
+    from voipdns.live.devices import DeviceSink, DeviceSource
+
+    fake = types.SimpleNamespace(InputStream=_FakeStream, OutputStream=_FakeStream)
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    _FakeStream.opened = []
+    source = DeviceSource(sample_rate=16000, block_samples=256, device_sample_rate=48000)
+    sink = DeviceSink(sample_rate=16000, block_samples=256, device_sample_rate=16000)
+    (mic, speaker) = _FakeStream.opened
+    assert mic.started and speaker.started
+    assert mic.kwargs["samplerate"] == 48000 and mic.kwargs["blocksize"] == 768  # 16 ms at the device rate
+    assert speaker.kwargs["samplerate"] == 16000 and speaker.kwargs["blocksize"] == 256
+    # a device block of 48 kHz audio comes out at 16 kHz
+    status = types.SimpleNamespace(input_overflow=False)
+    for _ in range(8):
+        mic.kwargs["callback"](np.ones((768, 1), dtype=np.float32), 768, None, status)
+    got = np.concatenate([source.read() for _ in range(8)])
+    # 3:1 fewer samples, less the resampler's filter delay (well under 1000 samples); a constant stays constant
+    assert 8 * 256 - 1000 <= got.size <= 8 * 256 and source.overflows == 0
+    assert np.allclose(got[-512:], 1.0, atol=1e-3)
+    # the sink plays what was written and fills an underrun with silence
+    sink.write(np.full(100, 0.5, dtype=np.float32))
+    out = np.zeros((256, 1), dtype=np.float32)
+    speaker.kwargs["callback"](out, 256, None, None)
+    assert np.allclose(out[:100, 0], 0.5) and np.allclose(out[100:, 0], 0.0) and sink.underruns == 1
+    source.close()
+    sink.close()

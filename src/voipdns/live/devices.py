@@ -61,6 +61,24 @@ def format_devices(devices: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _stream_resampler(from_hz: int, to_hz: int) -> soxr.ResampleStream | None:
+    return soxr.ResampleStream(from_hz, to_hz, 1, dtype="float32") if from_hz != to_hz else None
+
+
+def _open_stream(stream_class, device, device_rate: int, block_samples: int, sample_rate: int, callback):
+    """A started mono float32 PortAudio stream whose blocks last as long as ``block_samples`` at ``sample_rate``."""
+    stream = stream_class(
+        device=device,
+        samplerate=device_rate,
+        blocksize=max(1, round(block_samples * device_rate / sample_rate)),
+        channels=1,
+        dtype="float32",
+        callback=callback,
+    )
+    stream.start()
+    return stream
+
+
 class DeviceSource:
     """Microphone blocks of ``block_samples`` at ``sample_rate`` (resampled if the device runs at another)."""
 
@@ -78,20 +96,9 @@ class DeviceSource:
         self.timeout = timeout_seconds
         self.overflows = 0
         self._queue: queue.Queue[np.ndarray] = queue.Queue()
-        self._resampler = (
-            soxr.ResampleStream(self.device_rate, self.sample_rate, 1, dtype="float32")
-            if self.device_rate != self.sample_rate else None
-        )  # fmt: skip
-        device_block = max(1, round(block_samples * self.device_rate / self.sample_rate))
-        self._stream = sd.InputStream(
-            device=device,
-            samplerate=self.device_rate,
-            blocksize=device_block,
-            channels=1,
-            dtype="float32",
-            callback=self._callback,
-        )
-        self._stream.start()
+        self._resampler = _stream_resampler(self.device_rate, self.sample_rate)
+        self._stream = _open_stream(sd.InputStream, device, self.device_rate, block_samples, self.sample_rate,
+                                    self._callback)
 
     def _callback(self, indata, frames, time, status) -> None:
         if status.input_overflow:
@@ -126,20 +133,9 @@ class DeviceSink:
         self.underruns = 0
         self._buffer = np.zeros(0, dtype=np.float32)
         self._lock = threading.Lock()
-        self._resampler = (
-            soxr.ResampleStream(self.sample_rate, self.device_rate, 1, dtype="float32")
-            if self.device_rate != self.sample_rate else None
-        )  # fmt: skip
-        device_block = max(1, round(block_samples * self.device_rate / self.sample_rate))
-        self._stream = sd.OutputStream(
-            device=device,
-            samplerate=self.device_rate,
-            blocksize=device_block,
-            channels=1,
-            dtype="float32",
-            callback=self._callback,
-        )
-        self._stream.start()
+        self._resampler = _stream_resampler(self.sample_rate, self.device_rate)
+        self._stream = _open_stream(sd.OutputStream, device, self.device_rate, block_samples, self.sample_rate,
+                                    self._callback)
 
     def _callback(self, outdata, frames, time, status) -> None:
         with self._lock:
