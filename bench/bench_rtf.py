@@ -2,8 +2,11 @@
 
 RTF = processing seconds / audio seconds (lower is faster). Each model is built from its ``conf/net`` config
 (untrained weights: speed does not depend on the values), exported to a temporary folder, and timed on the
-same synthetic noisy clip; the best of ``--repeats`` runs is kept. For Demucs the ONNX Runtime graph
-optimisation levels are compared too.
+same synthetic noisy clip; the best of ``--repeats`` runs is kept. INT8: dynamic (weights only) and static
+(calibrated activations, ``voipdns.export.quantize``). ONNX Runtime graph optimisation levels: ``--levels``.
+
+Each row also prints the net's GFLOP per second of audio and the FP32 floor: that work divided by this
+core's measured FP32 matrix-product peak, the RTF no FP32 implementation can beat here (see ``flops.py``).
 
     nice .venv/bin/python bench/bench_rtf.py --seconds 4 --repeats 3
     nice .venv/bin/python bench/bench_rtf.py --models demucs --levels disable basic extended all
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from flops import gemm_peak_gflops, multiply_adds
 from machine import machine_info
 
 CONF_NET = Path(__file__).resolve().parents[1] / "conf" / "net"
@@ -66,31 +70,43 @@ def onnx_model(path: Path, level: str, net):
     return model
 
 
-def bench_model(name: str, noisy: torch.Tensor, folder: Path, repeats: int, levels: list[str]) -> list[str]:
+def bench_model(
+    name: str, noisy: torch.Tensor, folder: Path, repeats: int, levels: list[str], peak_gflops: float
+) -> str:
     from voipdns.export.onnx_export import export_onnx
-    from voipdns.export.quantize import quantize_int8
+    from voipdns.export.quantize import calibration_audio, quantize_int8
     from voipdns.export.source import model_from_config
 
     source = model_from_config(yaml.safe_load((CONF_NET / MODELS[name]).read_text()), name)
     net = with_embedding(source.net, getattr(source.net, "embedding_dim", 0))
     seconds = noisy.shape[-1] / net.sample_rate
+    gflop = 2 * multiply_adds(net, noisy) / 1e9 / seconds  # per second of audio
     path = folder / f"{name}.onnx"
     export_onnx(net, path, name, source.config)
-    quantized = quantize_int8(path)
+    int8 = {
+        "int8-dyn": quantize_int8(path, folder / f"{name}.dyn.onnx"),
+        "int8-static": quantize_int8(
+            path, folder / f"{name}.static.onnx", mode="static",
+            calibration=calibration_audio(4, 4.0, net.sample_rate),
+            prepare=lambda model: with_embedding(model.net, getattr(net, "embedding_dim", 0)),
+        ),
+    }  # fmt: skip
     with torch.inference_mode():
-        eager = best_seconds(lambda: net(noisy), repeats) / seconds
-    results = {}
+        results = {"eager": best_seconds(lambda: net(noisy), repeats) / seconds}
     for level in levels:
         model = onnx_model(path, level, net)
         results[f"onnx[{level}]"] = best_seconds(lambda m=model: m.enhance(noisy), repeats) / seconds
-    int8 = onnx_model(quantized, "all", net)
-    results["int8"] = best_seconds(lambda: int8.enhance(noisy), repeats) / seconds
+    for key, quantized in int8.items():
+        model = onnx_model(quantized, "all", net)
+        results[key] = best_seconds(lambda m=model: m.enhance(noisy), repeats) / seconds
     best_onnx = min(value for key, value in results.items() if key.startswith("onnx"))
     cells = "  ".join(f"{key} {value:.4f}" for key, value in results.items())
-    return [
-        f"{name:13s} eager {eager:.4f}  {cells}  | eager/onnx {eager / best_onnx:.2f}x  eager/int8 "
-        f"{eager / results['int8']:.2f}x"
-    ]
+    eager = results["eager"]
+    return (
+        f"{name:13s} {gflop:6.2f} GFLOP/s-audio, FP32 floor {gflop / peak_gflops:.4f} | {cells} | eager/onnx "
+        f"{eager / best_onnx:.2f}x  eager/int8-dyn {eager / results['int8-dyn']:.2f}x  "
+        f"eager/int8-static {eager / results['int8-static']:.2f}x"
+    )
 
 
 def main() -> None:
@@ -109,13 +125,14 @@ def main() -> None:
     torch.set_num_threads(1)
     noisy = noisy_clip(args.seconds)
     print(f"machine: {machine_info(('torch', 'onnxruntime'), 1)}")
+    peak = gemm_peak_gflops()
+    print(f"FP32 matrix-product peak on this thread (1024^2 torch.mm): {peak:.1f} GFLOP/s")
     print(
         f"real-time factor on {args.seconds:g} s of audio, 1 thread, best of {args.repeats} (lower is faster)"
     )
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
-            for line in bench_model(name, noisy, Path(folder), args.repeats, args.levels):
-                print(line, flush=True)
+            print(bench_model(name, noisy, Path(folder), args.repeats, args.levels, peak), flush=True)
 
 
 if __name__ == "__main__":

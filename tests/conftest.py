@@ -10,6 +10,8 @@ import torch
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
+TINY_DEMUCS = {"_target_": "voipdns.models.demucs.Demucs", "hidden": 4, "depth": 4}
+
 torch.set_num_threads(1)
 
 
@@ -29,3 +31,16 @@ def shared_data() -> Path:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def tiny_demucs_onnx(tmp_path_factory):
+    """An untrained tiny Demucs (``TINY_DEMUCS``, source name ``tiny_demucs``) and its exported ONNX file."""
+    from voipdns.export import export_onnx
+    from voipdns.export.source import model_from_config
+
+    torch.manual_seed(0)
+    source = model_from_config(TINY_DEMUCS, "tiny_demucs")
+    path = tmp_path_factory.mktemp("export") / "demucs.onnx"
+    export_onnx(source.net, path, source.name, source.config, example_seconds=0.3)
+    return source, path

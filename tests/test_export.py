@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from tests.conftest import TINY_DEMUCS
 from tests.hydra_helpers import compose_config
 
 from voipdns.export import OnnxMetadataError, check_parity, export_onnx, onnx_enhancer, read_metadata
@@ -18,7 +19,6 @@ from voipdns.export.source import model_from_config
 from voipdns.models.base import EnhancementNet
 
 M = "voipdns.models."
-DEMUCS = {"_target_": M + "demucs.Demucs", "hidden": 4, "depth": 4}
 PERCEPNET = {"fc_size": 12, "conv_channels": 12, "gru_sizes": [12, 12], "strength_gru_size": 6}
 OTHERS = {
     "fullsubnet": {"_target_": M + "fullsubnet.FullSubNet", "fb_hidden_size": 12, "sb_hidden_size": 6},
@@ -34,29 +34,21 @@ OTHERS = {
 LENGTHS = (0.23, 0.61)
 
 
-@pytest.fixture(scope="module")
-def demucs_file(tmp_path_factory):
-    source = model_from_config(DEMUCS, "tiny_demucs")
-    path = tmp_path_factory.mktemp("export") / "demucs.onnx"
-    export_onnx(source.net, path, source.name, source.config, example_seconds=0.3)
-    return source, path
-
-
-def test_demucs_parity_over_two_lengths_through_one_file(demucs_file):
-    source, path = demucs_file
+def test_demucs_parity_over_two_lengths_through_one_file(tiny_demucs_onnx):
+    source, path = tiny_demucs_onnx
     report = check_parity(source.net, path, LENGTHS, tolerance=1e-5)
     assert report.passed, report.lines()
     assert [row[1] for row in report.rows] == [3680, 9760]  # different lengths, neither the traced one
     assert all(np.isfinite(row[2]) for row in report.rows)
 
 
-def test_metadata_is_in_the_file(demucs_file):
-    source, path = demucs_file
+def test_metadata_is_in_the_file(tiny_demucs_onnx):
+    source, path = tiny_demucs_onnx
     values = read_metadata(path)
     assert values["graph"] == "waveform" and values["model_name"] == "tiny_demucs"
     assert values["model_target"] == "voipdns.models.demucs.Demucs"
     assert (values["sample_rate"], values["hop_samples"], values["latency_samples"]) == ("16000", "64", "213")
-    assert json.loads(values["net_config"]) == DEMUCS
+    assert json.loads(values["net_config"]) == TINY_DEMUCS
     assert values["version"] and values["quantization"] == "none"
     graph = onnx.load(str(path)).graph
     dims = [d.dim_param for d in graph.input[0].type.tensor_type.shape.dim]
@@ -64,7 +56,7 @@ def test_metadata_is_in_the_file(demucs_file):
 
 
 def test_valid_length_in_graph_matches_demucs():
-    net = model_from_config({**DEMUCS, "depth": 5}).net
+    net = model_from_config({**TINY_DEMUCS, "depth": 5}).net
     graph = DemucsWaveformGraph(net)
     for length in (1, 2, 596, 597, 598, 853, 854, 16000, 16001):
         assert int(graph.valid_length(torch.tensor(length))) == net.valid_length(length)
@@ -88,8 +80,8 @@ def test_other_models_export_with_parity(tmp_path, name):
     assert read_metadata(path)["graph"] == spec.graph
 
 
-def test_int8_file_runs_and_stays_close(demucs_file, tmp_path):
-    source, path = demucs_file
+def test_int8_file_runs_and_stays_close(tiny_demucs_onnx, tmp_path):
+    source, path = tiny_demucs_onnx
     quantized = quantize_int8(path, tmp_path / "demucs.int8.onnx")
     assert read_metadata(quantized)["quantization"] == "int8_dynamic"
     assert quantized.stat().st_size < path.stat().st_size
@@ -102,8 +94,8 @@ def test_int8_file_runs_and_stays_close(demucs_file, tmp_path):
     assert snr_db > 15.0
 
 
-def test_int8_quality_report_has_pesq_per_clip(demucs_file, tmp_path):
-    _, path = demucs_file
+def test_int8_quality_report_has_pesq_per_clip(tiny_demucs_onnx, tmp_path):
+    _, path = tiny_demucs_onnx
     quantized = quantize_int8(path, tmp_path / "q.onnx")
     report = int8_quality(path, quantized, quality_clips(1, 2.0, 16000))
     assert len(report.rows) == 1
@@ -137,7 +129,7 @@ def test_cli_exports_checks_and_quantises(tmp_path):
         "net.hidden=4",
         "net.depth=4",
         f"output={tmp_path / 'cli.onnx'}",
-        "quantize=true",
+        "quantize=dynamic",
         "quality.clips=1",
         "quality.seconds=1.5",
         "parity.lengths_seconds=[0.3,0.5]",

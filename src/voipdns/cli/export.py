@@ -12,7 +12,7 @@ from voipdns.cli.common import log
 from voipdns.config import CONFIG_DIR
 from voipdns.export.onnx_export import export_onnx
 from voipdns.export.parity import check_parity
-from voipdns.export.quantize import int8_quality, quality_clips, quantize_int8
+from voipdns.export.quantize import MODES, calibration_audio, int8_quality, quality_clips, quantize_int8
 from voipdns.export.source import ModelSource, load_model, model_from_config
 
 
@@ -38,7 +38,36 @@ def output_path(cfg: DictConfig, source: ModelSource) -> Path:
     return Path(cfg.paths.output_dir) / f"{source.name}{suffix}.onnx"
 
 
-def export_offline(cfg: DictConfig, source: ModelSource, path: Path) -> list[Path]:
+def quantize_mode(cfg: DictConfig, streaming: bool) -> str | None:
+    """``cfg.quantize`` checked: None, "dynamic" or "static" (static needs the offline graph)."""
+    mode = cfg.get("quantize") or None
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"quantize={mode!r}: choose null, dynamic or static")
+    if mode == "static" and streaming:
+        raise ValueError(
+            "quantize=static calibrates offline graphs only (a streaming graph's state inputs would need "
+            "calibrating too): use quantize=dynamic with stream=true"
+        )
+    return mode
+
+
+def quantize_file(cfg: DictConfig, path: Path, mode: str, sample_rate: int) -> Path:
+    options = cfg.int8
+    calibration = (
+        calibration_audio(
+            options.calibration_clips, options.calibration_seconds, sample_rate, options.calibration_dir
+        )
+        if mode == "static"
+        else ()
+    )
+    ops = options.static_ops if mode == "static" else options.dynamic_ops
+    return quantize_int8(
+        path, op_types=tuple(ops), mode=mode, calibration=calibration, reduce_range=options.reduce_range,
+        keep_float=options.keep_float,
+    )  # fmt: skip
+
+
+def export_offline(cfg: DictConfig, source: ModelSource, path: Path, mode: str | None) -> list[Path]:
     spec = export_onnx(source.net, path, source.name, source.config, cfg.opset, cfg.example_seconds)
     log.info("wrote %s (graph %s, inputs %s)", path, spec.graph, list(spec.input_names))
     report = check_parity(
@@ -48,8 +77,8 @@ def export_offline(cfg: DictConfig, source: ModelSource, path: Path) -> list[Pat
         log.info("%s", line)
     report.raise_if_failed()
     written = [path]
-    if cfg.quantize:
-        quantized = quantize_int8(path, op_types=tuple(cfg.quantize_ops))
+    if mode:
+        quantized = quantize_file(cfg, path, mode, source.net.sample_rate)
         written.append(quantized)
         clips = quality_clips(
             cfg.quality.clips, cfg.quality.seconds, source.net.sample_rate, cfg.quality.shared_data_dir
@@ -59,7 +88,7 @@ def export_offline(cfg: DictConfig, source: ModelSource, path: Path) -> list[Pat
     return written
 
 
-def export_streaming(cfg: DictConfig, source: ModelSource, path: Path) -> list[Path]:
+def export_streaming(cfg: DictConfig, source: ModelSource, path: Path, mode: str | None) -> list[Path]:
     from voipdns.streaming.factory import streamer_for
     from voipdns.streaming.onnx import check_stream_parity, export_stream_onnx
 
@@ -84,8 +113,8 @@ def export_streaming(cfg: DictConfig, source: ModelSource, path: Path) -> list[P
         log.info("%s", line)
     report.raise_if_failed()
     written = [path]
-    if cfg.quantize:
-        quantized = quantize_int8(path, op_types=tuple(cfg.quantize_ops))
+    if mode:
+        quantized = quantize_file(cfg, path, mode, source.net.sample_rate)
         written.append(quantized)
         change = check_stream_parity(streamer, quantized, tolerance=float("inf"), threads=cfg.threads)
         log.info("INT8 streaming graph %s: max |INT8 - FP32 PyTorch| %.3e", quantized, change.max_abs_diff)
@@ -94,9 +123,16 @@ def export_streaming(cfg: DictConfig, source: ModelSource, path: Path) -> list[P
 
 def run_export(cfg: DictConfig) -> list[Path]:
     torch.set_num_threads(int(cfg.threads))
+    mode = quantize_mode(cfg, streaming=bool(cfg.stream))  # before any work: a bad value fails at once
     source = resolve_source(cfg)
+    if mode == "static" and getattr(source.net, "embedding_dim", 0):
+        raise ValueError(
+            f"quantize=static: {source.name} is personalised and its calibration would need enrolled speaker "
+            "embeddings; use quantize=dynamic (or voipdns.export.quantize.quantize_int8 with prepare=)"
+        )
     path = output_path(cfg, source)
-    return export_streaming(cfg, source, path) if cfg.stream else export_offline(cfg, source, path)
+    export = export_streaming if cfg.stream else export_offline
+    return export(cfg, source, path, mode)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="export")

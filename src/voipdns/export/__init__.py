@@ -2,7 +2,8 @@
 
 * ``export_onnx(net, path, name, config)`` (``onnx_export``); ``graph_spec`` (``adapters``): what is exported.
 * ``check_parity`` (``parity``): ONNX Runtime vs PyTorch, max |diff| per length.
-* ``quantize_int8`` / ``int8_quality`` (``quantize``).
+* ``quantize_int8`` (dynamic, or static with calibration audio) / ``int8_quality`` (``quantize``);
+  ``polyphase``: transposed convs as plain convs, so static INT8 reaches them.
 * ``onnx_enhancer(path) -> Enhancer`` (``runtime``): for ``.onnx`` files in voipdns-enhance / voipdns-eval.
 """
 

@@ -3,8 +3,9 @@
 Keys (all strings; prefix ``voipdns.``): ``graph`` (what the graph computes, see ``voipdns.export.adapters``
 and ``voipdns.streaming.onnx``), ``model_name``, ``model_target`` (the net class), ``sample_rate`` (Hz),
 ``hop_samples``, ``latency_samples``, ``net_config`` (JSON of the Hydra net config: the runtime rebuilds the
-signal processing around the graph from it), ``version`` (voipdns), ``quantization`` (``none`` or
-``int8_dynamic``), plus graph-specific keys.
+signal processing around the graph from it), ``version`` (voipdns), ``quantization`` (``none``,
+``int8_dynamic`` or ``int8_static``), plus graph-specific keys (``int8_keep_float``: node-name patterns
+static INT8 leaves in FP32).
 """
 
 from __future__ import annotations

@@ -54,7 +54,10 @@ def build_skeleton(config: dict, source: str) -> EnhancementNet:
     return build_net(config, source).eval()
 
 
-def _bind_mask(net, session, names, frames_multiple: int) -> None:
+Session = Callable[..., list[torch.Tensor]]
+
+
+def _bind_mask(net, run: Session, frames_multiple: int) -> None:
     def mask_from_magnitude(magnitude: torch.Tensor, drop_band_groups: int = 1) -> torch.Tensor:
         frames = magnitude.shape[-1]
         padded = (
@@ -62,22 +65,22 @@ def _bind_mask(net, session, names, frames_multiple: int) -> None:
             if frames_multiple > 1
             else magnitude
         )
-        return run_session(session, names, padded)[0][..., :frames]
+        return run(padded)[0][..., :frames]
 
     net.mask_from_magnitude = mask_from_magnitude
 
 
-def _bind_percepnet(net, session, names, output_names) -> None:
+def _bind_percepnet(net, run: Session, output_names) -> None:
     def predict(features: torch.Tensor, conditioning: torch.Tensor | None) -> dict[str, torch.Tensor]:
         inputs = [features] + ([conditioning] if conditioning is not None else [])
-        return dict(zip(output_names, run_session(session, names, *inputs), strict=True))
+        return dict(zip(output_names, run(*inputs), strict=True))
 
     net.predict = predict
 
 
-def _bind_controller(net, session, names, output_names) -> None:
+def _bind_controller(net, run: Session, output_names) -> None:
     def forward(features: torch.Tensor) -> dict[str, torch.Tensor]:
-        return dict(zip(output_names, run_session(session, names, features), strict=True))
+        return dict(zip(output_names, run(features), strict=True))
 
     net.controller.forward = forward
 
@@ -93,11 +96,13 @@ class OnnxNet:
         self.session = make_session(self.path, threads, optimization)
         names = [node.name for node in self.session.get_inputs()]
         outputs = [node.name for node in self.session.get_outputs()]
+
+        def run(*inputs: torch.Tensor) -> list[torch.Tensor]:  # through the attribute: it can be wrapped
+            return run_session(self.session, names, *inputs)
+
         self.net: EnhancementNet | None = None
         if self.graph == "waveform":
-            self._run: Callable[[torch.Tensor], torch.Tensor] = lambda noisy: run_session(
-                self.session, names, noisy
-            )[0]
+            self._run: Callable[[torch.Tensor], torch.Tensor] = lambda noisy: run(noisy)[0]
             return
         if self.graph.startswith("stream_"):
             raise OnnxMetadataError(
@@ -106,11 +111,11 @@ class OnnxNet:
             )
         self.net = build_skeleton(net_config_of(self.metadata), str(self.path))
         if self.graph == "magnitude_mask":
-            _bind_mask(self.net, self.session, names, int(self.metadata.get("frames_multiple", "1")))
+            _bind_mask(self.net, run, int(self.metadata.get("frames_multiple", "1")))
         elif self.graph == "percepnet_core":
-            _bind_percepnet(self.net, self.session, names, outputs)
+            _bind_percepnet(self.net, run, outputs)
         elif self.graph == "knob_controller":
-            _bind_controller(self.net, self.session, names, outputs)
+            _bind_controller(self.net, run, outputs)
         else:
             raise OnnxMetadataError(f"{self.path}: unknown graph kind {self.graph!r}")
         self._run = self.net
