@@ -89,6 +89,9 @@ def test_bad_quantisation_requests_fail_clearly(tiny_demucs_onnx, tmp_path):
     _, path = tiny_demucs_onnx
     with pytest.raises(ValueError, match="needs calibration audio"):
         quantize_int8(path, tmp_path / "x.onnx", mode="static")
+    with pytest.raises(ValueError, match="matches no node"):
+        quantize_int8(path, tmp_path / "x.onnx", mode="static", calibration=calibration_audio(1, 0.5, 16000),
+                      keep_float="^/core/no_such_layer/")  # fmt: skip
     with pytest.raises(ValueError, match="choose one of"):
         quantize_int8(path, tmp_path / "x.onnx", mode="int4")
     with pytest.raises(FileNotFoundError, match="holds no files"):

@@ -164,10 +164,13 @@ def _quantize_static(source: Path, target: Path, feeds, keep_float: str, op_type
         prepared, static = Path(folder) / "prepared.onnx", Path(folder) / "static.onnx"
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         model = onnx.load(str(prepared))
+        kept = keep_float_nodes(model, keep_float)
+        if keep_float and not kept:
+            raise ValueError(f"{source}: keep_float pattern {keep_float!r} matches no node of the graph")
         quantize_static(
             str(prepared), str(static), _FeedReader(feeds), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=reduce_range,
-            op_types_to_quantize=list(op_types), nodes_to_exclude=keep_float_nodes(model, keep_float),
+            op_types_to_quantize=list(op_types), nodes_to_exclude=kept,
         )  # fmt: skip
         if any(node.op_type in RECURRENT_OP_TYPES for node in model.graph.node):
             quantize_dynamic(
