@@ -67,15 +67,19 @@ def quantize_file(cfg: DictConfig, path: Path, mode: str, sample_rate: int) -> P
     )  # fmt: skip
 
 
-def export_offline(cfg: DictConfig, source: ModelSource, path: Path, mode: str | None) -> list[Path]:
-    spec = export_onnx(source.net, path, source.name, source.config, cfg.opset, cfg.example_seconds)
-    log.info("wrote %s (graph %s, inputs %s)", path, spec.graph, list(spec.input_names))
-    report = check_parity(
-        source.net, path, list(cfg.parity.lengths_seconds), cfg.parity.tolerance, cfg.threads
-    )
+def log_and_check(report) -> None:
+    """Logs a parity report (offline or streaming), then raises if it failed: the file stays for inspection."""
     for line in report.lines():
         log.info("%s", line)
     report.raise_if_failed()
+
+
+def export_offline(cfg: DictConfig, source: ModelSource, path: Path, mode: str | None) -> list[Path]:
+    spec = export_onnx(source.net, path, source.name, source.config, cfg.opset, cfg.example_seconds)
+    log.info("wrote %s (graph %s, inputs %s)", path, spec.graph, list(spec.input_names))
+    log_and_check(
+        check_parity(source.net, path, list(cfg.parity.lengths_seconds), cfg.parity.tolerance, cfg.threads)
+    )
     written = [path]
     if mode:
         quantized = quantize_file(cfg, path, mode, source.net.sample_rate)
@@ -108,10 +112,7 @@ def export_streaming(cfg: DictConfig, source: ModelSource, path: Path, mode: str
         streamer.latency_ms,
         list(streamer.core.state_names),
     )
-    report = check_stream_parity(streamer, path, tolerance=cfg.parity.tolerance, threads=cfg.threads)
-    for line in report.lines():
-        log.info("%s", line)
-    report.raise_if_failed()
+    log_and_check(check_stream_parity(streamer, path, tolerance=cfg.parity.tolerance, threads=cfg.threads))
     written = [path]
     if mode:
         quantized = quantize_file(cfg, path, mode, source.net.sample_rate)
