@@ -12,14 +12,16 @@ from tests.hydra_helpers import compose_config
 from voipdns.export import export_onnx, onnx_enhancer, read_metadata
 from voipdns.export.adapters import KEEP_FLOAT_KEY
 from voipdns.export.polyphase import PolyphaseConvTranspose1d, with_polyphase_transposed_convs
-from voipdns.export.quantize import calibration_audio, calibration_feeds, keep_float_nodes, quantize_int8
+from voipdns.export.quantize import (
+    calibration_audio,
+    calibration_feeds,
+    keep_float_nodes,
+    output_snr_db,
+    quantize_int8,
+)
 from voipdns.export.source import model_from_config
 
 M = "voipdns.models."
-
-
-def _snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
-    return float(10 * np.log10(np.sum(reference**2) / np.sum((reference - estimate) ** 2)))
 
 
 @pytest.mark.parametrize("kernel_size,stride,bias", [(8, 4, True), (4, 4, False), (6, 2, True), (3, 1, True)])
@@ -66,7 +68,7 @@ def test_static_int8_quantises_inner_convs_and_keeps_outer_ones(tiny_demucs_onnx
     assert any(node.op_type == "DynamicQuantizeLSTM" for node in model.graph.node)
     noisy = calibration_audio(1, 1.5, 16000)[0][::-1].copy()  # audio the ranges were not measured on
     out8, out32 = onnx_enhancer(quantized).enhance(noisy), onnx_enhancer(path).enhance(noisy)
-    assert out8.shape == noisy.shape and _snr_db(out32, out8) > 15.0
+    assert out8.shape == noisy.shape and output_snr_db(out32, out8) > 15.0
     everything = onnx.load(str(quantize_int8(path, tmp_path / "a.onnx", mode="static", calibration=calibration,
                                              keep_float="")))  # fmt: skip
     weights = {out for node in everything.graph.node if node.op_type == "DequantizeLinear" for out in node.output}

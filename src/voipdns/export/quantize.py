@@ -245,7 +245,8 @@ class QualityReport:
         return out
 
 
-def _snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+def output_snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """SNR in dB of ``estimate`` against ``reference`` (how far quantisation moved an output; inf if equal)."""
     noise = float(np.sum((reference - estimate) ** 2))
     return 10.0 * math.log10(float(np.sum(reference**2)) / noise) if noise > 0 else float("inf")
 
@@ -274,7 +275,7 @@ def int8_quality(fp32_path: str | Path, int8_file: str | Path, clips, threads: i
                 "pesq_input": _pesq_or_nan(clean, noisy, rate),
                 "pesq_fp32": _pesq_or_nan(clean, out32, rate),
                 "pesq_int8": _pesq_or_nan(clean, out8, rate),
-                "snr_db": _snr_db(out32, out8),
+                "snr_db": output_snr_db(out32, out8),
             }
         )
     return report
