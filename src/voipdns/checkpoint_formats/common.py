@@ -12,7 +12,7 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
-from voipdns.checkpoint_formats.errors import CheckpointFormatError
+from voipdns.checkpoint_formats.errors import CheckpointFormatError, CheckpointKeyError
 from voipdns.checkpoint_formats.unpickle import PickledReference
 
 
@@ -78,3 +78,47 @@ def config_from_call(target: str, args: Any, kwargs: Any, what: str) -> dict:
         warnings.warn(f"{what}: ignoring arguments {unknown} that {target} does not take", stacklevel=3)
     config.update({key: value for key, value in kwargs.items() if key in names})
     return {"_target_": target, **config}
+
+
+#: How many offending keys a CheckpointKeyError lists per kind (missing, unexpected, reshaped).
+LISTED_KEYS = 5
+#: In an expected shape, this size matches any size (a dimension that config inference reads).
+ANY_SIZE = -1
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join("*" if size == ANY_SIZE else str(size) for size in shape) + "]"
+
+
+def _shape_matches(actual: tuple[int, ...], expected: tuple[int, ...]) -> bool:
+    return len(actual) == len(expected) and all(e in (ANY_SIZE, a) for a, e in zip(actual, expected))
+
+
+def _first(items: list[str]) -> str:
+    more = f", ... (+{len(items) - LISTED_KEYS} more)" if len(items) > LISTED_KEYS else ""
+    return ", ".join(items[:LISTED_KEYS]) + more
+
+
+def check_state_dict(path: Any, state: Mapping[str, Any], expected: Mapping[str, tuple[int, ...]]) -> None:
+    """Raise ``CheckpointKeyError`` unless ``state`` has exactly the keys of ``expected`` with their shapes.
+
+    Call it on an official state_dict before reading sizes from it (config inference), so a renamed or
+    reshaped key is reported with the file, the key and the expected shape instead of a bare ``KeyError``.
+    A size of ``ANY_SIZE`` (-1) in an expected shape matches any size; the number of dimensions must match.
+    """
+    missing = [f"{key} {_shape_text(shape)}" for key, shape in expected.items() if key not in state]
+    unexpected = [f"{key} {list(state[key].shape)}" for key in state if key not in expected]
+    reshaped = [
+        f"{key} {list(state[key].shape)}, expected {_shape_text(shape)}"
+        for key, shape in expected.items()
+        if key in state and not _shape_matches(tuple(state[key].shape), tuple(shape))
+    ]
+    problems = [
+        f"{label} ({len(keys)}): {_first(keys)}"
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("reshaped", reshaped))
+        if keys
+    ]
+    if problems:
+        raise CheckpointKeyError(
+            f"{path}: state_dict keys do not match the expected layout; " + "; ".join(problems)
+        )

@@ -27,8 +27,12 @@ class CheckpointFormatError(CheckpointError, ValueError):
     """The file is not a checkpoint format voipdns knows, or lacks what its format needs."""
 
 
-class CheckpointKeyError(CheckpointError, KeyError):
-    """The state_dict does not match the net's parameters exactly (missing, unexpected or mis-shaped keys)."""
+class CheckpointKeyError(CheckpointFormatError, KeyError):
+    """The state_dict does not match the expected keys exactly (missing, unexpected or mis-shaped keys).
+
+    A ``CheckpointFormatError`` (a file voipdns cannot use as it is) and a ``KeyError`` (what callers that
+    index a state_dict catch); the message names the file, the keys and the expected shapes.
+    """
 
     def __str__(self) -> str:  # KeyError would print the message quoted
         return str(self.args[0]) if self.args else ""
