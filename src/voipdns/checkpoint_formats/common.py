@@ -91,7 +91,7 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def _shape_matches(actual: tuple[int, ...], expected: tuple[int, ...]) -> bool:
-    return len(actual) == len(expected) and all(e in (ANY_SIZE, a) for a, e in zip(actual, expected))
+    return len(actual) == len(expected) and all(e in (ANY_SIZE, a) for a, e in zip(actual, expected, strict=True))
 
 
 def _first(items: list[str]) -> str:
@@ -119,6 +119,4 @@ def check_state_dict(path: Any, state: Mapping[str, Any], expected: Mapping[str,
         if keys
     ]
     if problems:
-        raise CheckpointKeyError(
-            f"{path}: state_dict keys do not match the expected layout; " + "; ".join(problems)
-        )
+        raise CheckpointKeyError(f"{path}: state_dict keys do not match the expected layout; " + "; ".join(problems))
