@@ -18,6 +18,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
 from voipdns.config import CONFIG_DIR  # noqa: F401  (re-exported for @hydra.main)
+from voipdns.git_state import git_state
 
 log = logging.getLogger("voipdns")
 
@@ -91,13 +92,19 @@ def prepare_ddp_relaunch() -> None:
         node.hydra.run.dir = hydra_cfg.runtime.output_dir
 
 
-def environment_info() -> dict[str, str]:
-    info = {"python": sys.version.split()[0], "platform": platform.platform()}
+def environment_info() -> dict[str, object]:
+    """What a run's numbers depend on beyond its config: code version, packages and the compute libraries."""
+    info: dict[str, object] = {"python": sys.version.split()[0], "platform": platform.platform(), **git_state()}
     for name in _VERSIONED_PACKAGES:
         try:
             info[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             info[name] = "not installed"
+    # float results differ across these (kernels, thread counts), so a comparison across machines must know them
+    info["cuda"] = torch.version.cuda
+    info["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    info["torch_threads"] = torch.get_num_threads()
     return info
 
 
