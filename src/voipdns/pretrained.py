@@ -178,7 +178,7 @@ def load_net(
     path, entry = _locate(name_or_path, cache_dir, registry_path)
     loaded = read_checkpoint(path, map_location, entry.format if entry else None)
     config = net_config or (entry.net if entry else None) or loaded.net_config
-    config = config or infer_net_config(loaded.state_dict)
+    config = config or infer_net_config(loaded.state_dict, str(path))
     if config is None:
         raise CheckpointFormatError(
             f"{path}: a {loaded.format} file does not say which net it holds; "

@@ -54,8 +54,9 @@ SNIFFERS: list[tuple[str, Callable[[Any], bool]]] = [
     ("state_dict", is_state_dict),
 ]
 
-#: Each returns a net config for a plain state_dict whose keys it recognises, else None.
-CONFIG_INFERERS: list[Callable[[dict[str, torch.Tensor]], dict | None]] = [
+#: Each ``(state, source)`` returns a net config for a plain state_dict whose keys it recognises, else None;
+#: it checks the keys with ``common.check_state_dict(source, ...)`` before reading sizes from them.
+CONFIG_INFERERS: list[Callable[[dict[str, torch.Tensor], str], dict | None]] = [
     infer_demucs_config,
     infer_fullsubnet_config,
 ]
@@ -80,9 +81,10 @@ def convert(obj: Any, fmt: str | None, source: str) -> LoadedCheckpoint:
     return FORMATS[fmt](obj, source)
 
 
-def infer_net_config(state: dict[str, torch.Tensor]) -> dict | None:
+def infer_net_config(state: dict[str, torch.Tensor], source: str = "a state_dict") -> dict | None:
+    """The net config of a plain state_dict read from ``source`` (named in errors), or None if unrecognised."""
     for infer in CONFIG_INFERERS:
-        config = infer(state)
+        config = infer(state, source)
         if config is not None:
             return config
     return None

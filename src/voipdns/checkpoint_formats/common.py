@@ -120,3 +120,11 @@ def check_state_dict(path: Any, state: Mapping[str, Any], expected: Mapping[str,
     ]
     if problems:
         raise CheckpointKeyError(f"{path}: state_dict keys do not match the expected layout; " + "; ".join(problems))
+
+
+def shapes_of_config(config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The state_dict shapes of the net ``config`` builds, without allocating weights (meta device)."""
+    kwargs = {key: value for key, value in config.items() if key != "_target_"}
+    with torch.device("meta"):
+        net = get_class(config["_target_"])(**kwargs)
+    return {key: tuple(value.shape) for key, value in net.state_dict().items()}

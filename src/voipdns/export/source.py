@@ -27,7 +27,7 @@ def _checkpoint_config(path: Path) -> dict | None:
     from voipdns.pretrained import read_checkpoint
 
     loaded = read_checkpoint(path)
-    return loaded.net_config or infer_net_config(loaded.state_dict)
+    return loaded.net_config or infer_net_config(loaded.state_dict, str(path))
 
 
 def load_model(spec: str | Path) -> ModelSource:
