@@ -126,7 +126,7 @@ def test_unknown_pickled_class_is_named(tmp_path, monkeypatch, tiny, fake_refere
     other = type("Other", (), {"__module__": "denoiser.demucs"})
     sys.modules["denoiser.demucs"].Other = other
     torch.save(serialized(other, tiny), tmp_path / "best.th")
-    with pytest.raises(CheckpointFormatError, match=r"holds a denoiser\.demucs\.Other; supported"):
+    with pytest.raises(CheckpointFormatError, match=r"best\.th: refused global 'denoiser\.demucs\.Other'"):
         load_net(tmp_path / "best.th")
 
 
@@ -141,7 +141,7 @@ class _RunsCodeWhenUnpickled:
 def test_pickled_code_is_never_run(tmp_path):
     target = tmp_path / "should_not_exist"
     torch.save({"payload": _RunsCodeWhenUnpickled(target)}, tmp_path / "evil.th")
-    with pytest.raises(CheckpointFormatError, match="unrecognised checkpoint"):
+    with pytest.raises(CheckpointFormatError, match=r"evil\.th: refused global 'builtins\.getattr'"):
         load_net(tmp_path / "evil.th")
     assert not target.exists()
 

@@ -1,14 +1,18 @@
 """Load ``torch.save`` files without importing or running code named inside the pickle.
 
-``best.th`` and ``checkpoint.th`` from the reference trainer pickle the model *class*
-(``denoiser.demucs.Demucs``) and its hydra config. Instead of ``weights_only=False`` (which imports
-``denoiser`` and may run arbitrary code), globals outside a small allow-list of tensor, container and
-config types become inert ``PickledReference`` placeholders: calling them or setting their state only
-records what was pickled.
+A checkpoint is untrusted input. The unpickler admits an exact list of ``(module, name)`` globals that only
+rebuild data (tensors, containers, numpy arrays, OmegaConf configs); anything else is refused with a
+``CheckpointFormatError`` naming the file and the global. Dotted names are always refused: pickle resolves
+``name="A.b"`` as an attribute walk, which would reach any method of an admitted class.
+
+The one exception: ``best.th`` and ``checkpoint.th`` from the reference trainer pickle the model *class*
+(``denoiser.demucs.Demucs``). That exact reference becomes an inert ``PickledReference`` placeholder, so the
+file can be read without importing ``denoiser``; calling it or setting its state only records what was pickled.
 """
 
 from __future__ import annotations
 
+import _compat_pickle
 import pickle
 import types
 from pathlib import Path
@@ -18,37 +22,68 @@ import torch
 
 from voipdns.checkpoint_formats.errors import CheckpointFormatError
 
-_ALLOWED_GLOBALS = {
-    ("collections", "OrderedDict"),
-    ("collections", "defaultdict"),
-    ("torch", "Size"),
-    ("torch", "device"),
-    ("torch", "Tensor"),
-    ("torch.nn.parameter", "Parameter"),
-    ("torch.serialization", "_get_layout"),
-    ("_codecs", "encode"),
-    ("copyreg", "_reconstructor"),
-    ("typing", "Any"),
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"),
-}
-_ALLOWED_BUILTINS = {
+_TORCH_REBUILDERS = (
+    "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
+    "_rebuild_parameter_with_state", "_rebuild_device_tensor_from_numpy", "_rebuild_sparse_tensor",
+    "_rebuild_nested_tensor", "_rebuild_qtensor", "_rebuild_meta_tensor_no_storage", "_rebuild_wrapper_subclass",
+)  # fmt: skip
+# The OmegaConf classes hydra and Lightning pickle for configs: data holders whose state is set, never called.
+_OMEGACONF_CLASSES = (
+    ("omegaconf.dictconfig", "DictConfig"), ("omegaconf.listconfig", "ListConfig"),
+    ("omegaconf.base", "ContainerMetadata"), ("omegaconf.base", "Metadata"),
+    ("omegaconf.nodes", "AnyNode"), ("omegaconf.nodes", "StringNode"), ("omegaconf.nodes", "IntegerNode"),
+    ("omegaconf.nodes", "FloatNode"), ("omegaconf.nodes", "BooleanNode"), ("omegaconf.nodes", "BytesNode"),
+    ("omegaconf.nodes", "PathNode"),
+)  # fmt: skip
+_BUILTINS = (
     "dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "str", "bytes", "bytearray",
     "bool", "slice", "range", "object",
-}  # fmt: skip
-#: Module prefixes whose classes only hold data (OmegaConf configs as saved by hydra and Lightning).
-_ALLOWED_PREFIXES = ("omegaconf.",)
+)  # fmt: skip
+_ALLOWED_GLOBALS = frozenset(
+    {
+        ("collections", "OrderedDict"),
+        ("collections", "defaultdict"),
+        ("torch", "Size"),
+        ("torch", "device"),
+        ("torch", "Tensor"),
+        ("torch.nn.parameter", "Parameter"),
+        ("torch.serialization", "_get_layout"),
+        ("torch._tensor", "_rebuild_from_type_v2"),
+        ("_codecs", "encode"),
+        ("copyreg", "_reconstructor"),
+        ("typing", "Any"),
+        ("pathlib", "PosixPath"),
+        ("pathlib", "WindowsPath"),
+        ("pathlib", "PurePosixPath"),
+        ("pathlib", "PureWindowsPath"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+        *(("torch._utils", name) for name in _TORCH_REBUILDERS),
+        *(("builtins", name) for name in _BUILTINS),
+        *_OMEGACONF_CLASSES,
+    }
+)
+#: Class references of the official reference-trainer files, read as inert placeholders.
+_PLACEHOLDER_GLOBALS = frozenset({("denoiser.demucs", "Demucs")})
+
+
+class RefusedGlobalError(pickle.UnpicklingError):
+    """The pickle names a global that is not on the allow-list; nothing was imported or called."""
+
+    def __init__(self, module: str, name: str):
+        super().__init__(f"refused global '{module}.{name}'")
+        self.global_name = f"{module}.{name}"
 
 
 class PickledReference:
-    """Stands in for a class or function that was not imported; instances keep the args and state given.
+    """Stands in for a class that was not imported; instances keep the args and state given.
 
-    Instances also accept the item / append opcodes pickle uses for dict and list subclasses (e.g.
-    Lightning's ``AttributeDict``), so ``pickled_items`` / ``pickled_list`` hold their contents.
+    Instances also accept the item / append opcodes pickle uses for dict and list subclasses, so
+    ``pickled_items`` / ``pickled_list`` hold their contents.
     """
 
     pickled_module: str = ""
@@ -63,10 +98,6 @@ class PickledReference:
 
     def __init__(self, *args: Any, **kwargs: Any):
         pass
-
-    def __call__(self, *args: Any, **kwargs: Any) -> PickledReference:
-        # e.g. ``getattr(cls, "method")(...)``: record the call, run nothing.
-        return placeholder(self.pickled_module, f"{self.pickled_name}(...)")(*args, **kwargs)
 
     def __setstate__(self, state: Any) -> None:
         self.pickled_state = state
@@ -93,25 +124,25 @@ def is_pickled_reference(obj: Any) -> bool:
     return isinstance(obj, type) and issubclass(obj, PickledReference)
 
 
-def _is_allowed(module: str, name: str) -> bool:
-    if (module, name) in _ALLOWED_GLOBALS or module.startswith(_ALLOWED_PREFIXES):
-        return True
-    if module == "builtins":
-        return name in _ALLOWED_BUILTINS
-    if module == "torch._utils" and name.startswith("_rebuild"):
-        return True
-    if module == "torch._tensor" and name == "_rebuild_from_type_v2":
-        return True
-    if module == "torch":  # dtypes, layouts and memory formats are pickled as torch.<name> globals
-        return isinstance(getattr(torch, name, None), (torch.dtype, torch.layout, torch.memory_format))
-    return False
+def _is_torch_enum(module: str, name: str) -> bool:
+    """dtypes, layouts and memory formats are pickled as ``torch.<name>`` globals."""
+    return module == "torch" and isinstance(
+        getattr(torch, name, None), (torch.dtype, torch.layout, torch.memory_format)
+    )
 
 
 class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if _is_allowed(module, name):
+        # protocol 2 files name Python 2 modules (``__builtin__``, ``copy_reg``); these names are never Python 3's
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        if not name.isidentifier():
+            raise RefusedGlobalError(module, name)  # attribute walks reach methods of admitted classes
+        if (module, name) in _ALLOWED_GLOBALS or _is_torch_enum(module, name):
             return super().find_class(module, name)
-        return placeholder(module, name)
+        if (module, name) in _PLACEHOLDER_GLOBALS:
+            return placeholder(module, name)
+        raise RefusedGlobalError(module, name)
 
 
 # torch.load wants a module-like object with ``Unpickler`` and ``load``.
@@ -123,11 +154,14 @@ restricted_pickle = types.SimpleNamespace(
 
 
 def load_restricted(path: str | Path, map_location: Any = "cpu") -> Any:
-    """``torch.load`` of ``path`` with unknown globals replaced by placeholders (see module doc)."""
+    """``torch.load`` of ``path`` admitting only data globals (see module doc)."""
     try:
-        return torch.load(
-            path, map_location=map_location, pickle_module=restricted_pickle, weights_only=False
-        )
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        return torch.load(path, map_location=map_location, pickle_module=restricted_pickle, weights_only=False)
+    except RefusedGlobalError as err:
+        raise CheckpointFormatError(
+            f"{path}: {err}: checkpoints may only hold tensors, containers and configs; "
+            "this file names code to import or run and was not loaded"
+        ) from err
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError) as err:
         reason = f"{type(err).__name__}: {err}"
         raise CheckpointFormatError(f"{path}: not a readable torch checkpoint ({reason})") from err

@@ -10,6 +10,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from voipdns.checkpoint_formats.unpickle import load_restricted
 from voipdns.cli.common import instantiate_dict, log, save_run_info
 from voipdns.config import CONFIG_DIR, to_plain
 from voipdns.tap.evaluate import feature_errors, markdown_table
@@ -18,7 +19,7 @@ from voipdns.tap.evaluate import feature_errors, markdown_table
 def _load_best(task: L.LightningModule, trainer: L.Trainer) -> str | None:
     best = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
     if best:
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        state = load_restricted(best)["state_dict"]  # a checkpoint is data: never unpickle code
         task.load_state_dict(state)
     return best or None
 
