@@ -7,7 +7,6 @@ from pathlib import Path
 
 import hydra
 import lightning as L
-import torch
 from omegaconf import DictConfig
 
 from voipdns.checkpoint_formats.unpickle import load_restricted
