@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The only CPU build of torch on the package index here; an unpinned torch pulls GBs of CUDA wheels.
 TORCH_PIN := torch==2.13.0
-# dev, plus the optional loggers/launchers so their configs are tested too.
+# dev, plus the optional loggers/launchers so their configs are tested too; pyproject.toml declares ranges,
+# constraints.txt pins the exact versions tested (pip -c), so a fresh clone installs what the tests passed with.
 # Reference implementation, used only by parity tests and benchmarks (its own deps include torchaudio: --no-deps).
 REFERENCE_PKGS := denoiser==0.1.5
 PYTEST_WORKERS ?= 2
@@ -27,17 +28,17 @@ system-deps:  ## install sox (GSM-FR codec) with apt-get when missing, or say ho
 		echo "note: sox not found: GSM-FR relays need it (sudo apt-get install sox / brew install sox); its test is skipped"; \
 	fi
 
-$(BIN)/voipdns-train: pyproject.toml
+$(BIN)/voipdns-train: pyproject.toml constraints.txt
 	@$(MAKE) --no-print-directory system-deps
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_PIN)
-	$(BIN)/pip install -q -e '.[dev,wandb,slurm]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,wandb,slurm]'
 	$(BIN)/pip install -q --no-deps $(REFERENCE_PKGS)
 	$(BIN)/python -m voipdns.system_check
 	@touch $@
 
-install: $(BIN)/voipdns-train  ## create .venv with pinned dependencies (torch CPU first)
+install: $(BIN)/voipdns-train  ## create .venv with the tested versions of constraints.txt (torch CPU first)
 
 test: install  ## fast test suite (< 10 min on 2 cores)
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup

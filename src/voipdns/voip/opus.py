@@ -25,8 +25,8 @@ import av
 import numpy as np
 import soxr
 
-from voipdns.voip.codecs import PacketCodec, PyAVCodec, frames_to_float
 from voipdns.voip.concealment import RepeatFadeConcealer
+from voipdns.voip.packet_codec import PacketCodec, PyAVCodec, frames_to_float
 
 OPUS_RATES_HZ = (8000, 12000, 16000, 24000, 48000)
 OPUS_FRAME_MS = (2.5, 5.0, 10.0, 20.0, 40.0, 60.0)
