@@ -34,8 +34,8 @@ def run(streamer, audio) -> dict[str, float]:
 
 def bench(name: str, audio, folder: Path) -> list[str]:
     from voipdns.export.source import model_from_config
+    from voipdns.export.stream_graph import export_stream_onnx, load_onnx_streamer
     from voipdns.streaming import streamer_for
-    from voipdns.streaming.onnx import export_stream_onnx, load_onnx_streamer
 
     file, overrides = CONFIGS[name]
     source = model_from_config({**yaml.safe_load((CONF_NET / file).read_text()), **overrides}, name)

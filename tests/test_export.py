@@ -11,7 +11,8 @@ import torch
 from tests.conftest import TINY_DEMUCS
 from tests.hydra_helpers import compose_config
 
-from voipdns.export import OnnxMetadataError, check_parity, export_onnx, onnx_enhancer, read_metadata
+from voipdns.enhancers import onnx_enhancer
+from voipdns.export import OnnxMetadataError, check_parity, export_onnx, read_metadata
 from voipdns.export.adapters import DemucsWaveformGraph, UnsupportedExportError, graph_spec
 from voipdns.export.quantize import int8_quality, output_snr_db, quality_clips, quantize_int8
 from voipdns.export.runtime import OnnxNet

@@ -9,7 +9,8 @@ import soundfile as sf
 import torch
 from tests.hydra_helpers import compose_config
 
-from voipdns.export import export_onnx, onnx_enhancer, read_metadata
+from voipdns.enhancers import onnx_enhancer
+from voipdns.export import export_onnx, read_metadata
 from voipdns.export.adapters import KEEP_FLOAT_KEY
 from voipdns.export.polyphase import PolyphaseConvTranspose1d, with_polyphase_transposed_convs
 from voipdns.export.quantize import (

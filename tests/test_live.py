@@ -10,6 +10,7 @@ import soundfile as sf
 from tests.hydra_helpers import compose_config
 
 from voipdns.export.source import model_from_config
+from voipdns.export.stream_graph import export_stream_onnx
 from voipdns.live import (
     ArraySink,
     ArraySource,
@@ -22,7 +23,6 @@ from voipdns.live import (
 )
 from voipdns.live.devices import LiveDependencyError, format_devices, import_sounddevice
 from voipdns.streaming import streamer_for
-from voipdns.streaming.onnx import export_stream_onnx
 
 RATE = 16000
 DEMUCS = {"_target_": "voipdns.models.demucs.Demucs", "hidden": 4, "depth": 4}  # hop 64, latency 213

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from voipdns.enhancers import load_streamer
 from voipdns.export.source import model_from_config
-from voipdns.streaming import load_streamer, stream_file, streamer_for
+from voipdns.export.stream_graph import check_stream_parity, export_stream_onnx, load_onnx_streamer
+from voipdns.streaming import stream_file, streamer_for
 from voipdns.streaming.demucs import EXACT_LOOKAHEAD_SAMPLES, DemucsStreamer
 from voipdns.streaming.demucs_layout import demucs_stream_layout
 from voipdns.streaming.factory import NotStreamableError
 from voipdns.streaming.fullsubnet import FullSubNetStreamer
-from voipdns.streaming.onnx import check_stream_parity, export_stream_onnx, load_onnx_streamer
 from voipdns.streaming.percepnet import PercepNetStreamer
 
 M = "voipdns.models."

@@ -9,9 +9,9 @@ from omegaconf import DictConfig
 
 from voipdns.cli.common import log
 from voipdns.config import CONFIG_DIR
-from voipdns.enhancers import load_enhancer
+from voipdns.enhancers import load_enhancer, load_streamer
 from voipdns.inference import AudioStreamError, enhance_file
-from voipdns.streaming import load_streamer, stream_file
+from voipdns.streaming import stream_file
 
 
 def collect_sources(source: Path, extensions: list[str]) -> list[Path]:
@@ -31,17 +31,31 @@ def target_path(source: Path, root: Path, output: Path) -> Path:
     return (output / relative).with_suffix(".wav")
 
 
+def unique_targets(sources: list[Path], root: Path, output: Path) -> dict[Path, Path]:
+    """{source: target}; refuses before anything is written when two inputs would share one output
+    (``a.wav`` and ``a.flac`` both give ``a.wav``) or an output would replace its own input."""
+    source_of: dict[Path, Path] = {}  # target -> the input it is written from
+    for source in sources:
+        target = target_path(source, root, output)
+        if target.resolve() == source.resolve():
+            raise ValueError(f"{source}: the output would overwrite this input; choose another output= folder")
+        if target in source_of:
+            raise ValueError(f"{source_of[target]} and {source} would both be written to {target}: rename or "
+                             f"move one of them, or enhance them in separate runs")
+        source_of[target] = source
+    return {source: target for target, source in source_of.items()}
+
+
 def enhance_all(cfg: DictConfig) -> tuple[list[Path], dict[Path, str]]:
     """Enhances every source; a bad file is reported and skipped, the others are still written."""
     root, output = Path(cfg.input), Path(cfg.output)
-    sources = collect_sources(root, list(cfg.extensions))
+    targets = unique_targets(collect_sources(root, list(cfg.extensions)), root, output)
     streamer = load_streamer(str(cfg.checkpoint)) if cfg.stream else None
     enhancer = None if streamer else load_enhancer(str(cfg.checkpoint), cfg.device)
     written, failures = [], {}
-    for source in sources:
-        target = target_path(source, root, output)
+    for source, target in targets.items():
         if target.exists() and not cfg.overwrite:
-            log.info("skip %s (exists; overwrite=true to redo)", target)
+            log.info("skip %s (written before this run; overwrite=true to redo)", target)
             continue
         try:
             if streamer is not None:

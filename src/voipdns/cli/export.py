@@ -14,6 +14,8 @@ from voipdns.export.onnx_export import export_onnx
 from voipdns.export.parity import check_parity
 from voipdns.export.quantize import MODES, calibration_audio, int8_quality, quality_clips, quantize_int8
 from voipdns.export.source import ModelSource, load_model, model_from_config
+from voipdns.export.stream_graph import check_stream_parity, export_stream_onnx
+from voipdns.streaming.factory import accepted_options, streamer_for
 
 
 def resolve_source(cfg: DictConfig) -> ModelSource:
@@ -93,14 +95,7 @@ def export_offline(cfg: DictConfig, source: ModelSource, path: Path, mode: str |
 
 
 def export_streaming(cfg: DictConfig, source: ModelSource, path: Path, mode: str | None) -> list[Path]:
-    from voipdns.streaming.factory import streamer_for
-    from voipdns.streaming.onnx import check_stream_parity, export_stream_onnx
-
-    options = (
-        {"lookahead_samples": cfg.streaming.lookahead_samples}
-        if type(source.net).__name__ == "Demucs"
-        else {}
-    )
+    options = accepted_options(source.net, {"lookahead_samples": cfg.streaming.lookahead_samples})
     streamer = streamer_for(source.net, **options)
     export_stream_onnx(streamer, path, source.name, source.config, cfg.opset)
     log.info(

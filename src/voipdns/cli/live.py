@@ -9,11 +9,11 @@ from omegaconf import DictConfig
 
 from voipdns.cli.common import log
 from voipdns.config import CONFIG_DIR
+from voipdns.enhancers import load_streamer
 from voipdns.live.io import AudioSink, AudioSource, FileSink, FileSource
 from voipdns.live.loop import LiveReport, run_live
 from voipdns.live.postprocess import PostChain
 from voipdns.streaming.base import Streamer
-from voipdns.streaming.factory import load_streamer
 
 
 def build_streamer(cfg: DictConfig) -> Streamer:

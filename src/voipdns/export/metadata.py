@@ -1,7 +1,7 @@
 """Metadata stored inside every exported ONNX file (``metadata_props``), so a file is self-describing.
 
 Keys (all strings; prefix ``voipdns.``): ``graph`` (what the graph computes, see ``voipdns.export.adapters``
-and ``voipdns.streaming.onnx``), ``model_name``, ``model_target`` (the net class), ``sample_rate`` (Hz),
+and ``voipdns.export.stream_graph``), ``model_name``, ``model_target`` (the net class), ``sample_rate`` (Hz),
 ``hop_samples``, ``latency_samples``, ``net_config`` (JSON of the Hydra net config: the runtime rebuilds the
 signal processing around the graph from it), ``version`` (voipdns), ``quantization`` (``none``,
 ``int8_dynamic`` or ``int8_static``), plus graph-specific keys (``int8_keep_float``: node-name patterns

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voipdns.checkpoint_formats import infer_net_config
 from voipdns.config import to_plain
 from voipdns.models.base import EnhancementNet
+from voipdns.pretrained import build_net, load_net, read_checkpoint, resolve_registry_entry
 
 
 @dataclass
@@ -23,17 +25,12 @@ class ModelSource:
 
 
 def _checkpoint_config(path: Path) -> dict | None:
-    from voipdns.checkpoint_formats import infer_net_config
-    from voipdns.pretrained import read_checkpoint
-
     loaded = read_checkpoint(path)
     return loaded.net_config or infer_net_config(loaded.state_dict, str(path))
 
 
 def load_model(spec: str | Path) -> ModelSource:
     """A trained net from a registry name or checkpoint path, with its net config."""
-    from voipdns.pretrained import load_net, resolve_registry_entry
-
     path = Path(spec)
     if path.is_file():
         config = _checkpoint_config(path)
@@ -45,8 +42,6 @@ def load_model(spec: str | Path) -> ModelSource:
 
 def model_from_config(config: Any, name: str | None = None) -> ModelSource:
     """An untrained net (random initial weights) from a Hydra net config with ``_target_``."""
-    from voipdns.pretrained import build_net
-
     plain = to_plain(config)
     if not isinstance(plain, dict) or "_target_" not in plain:
         raise ValueError(f"net config needs a _target_, got {plain!r}")

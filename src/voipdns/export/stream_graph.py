@@ -17,9 +17,12 @@ import torch
 
 from voipdns.export.metadata import net_config_of, net_metadata, read_metadata, write_metadata
 from voipdns.export.onnx_export import DEFAULT_OPSET, trace_to_onnx
+from voipdns.export.parity import ParityReport, test_signal
 from voipdns.export.runtime import build_skeleton, make_session
 from voipdns.models.base import EnhancementNet
 from voipdns.streaming.base import StepRunner, Streamer, StreamingCore
+from voipdns.streaming.demucs import DEFAULT_LOOKAHEAD_SAMPLES
+from voipdns.streaming.factory import streamer_for
 
 STATE_SUFFIX = "_out"
 
@@ -65,10 +68,10 @@ def export_stream_onnx(
 class OnnxStepRunner(StepRunner):
     """Runs a core step in ONNX Runtime (numpy in/out, wrapped as torch tensors without copies)."""
 
-    def __init__(self, path: str | Path, threads: int = 1, optimization: str = "all"):
+    def __init__(self, path: str | Path, threads: int = 1, optimization: str = "all", metadata: dict | None = None):
         self.session = make_session(path, threads, optimization)
         self.input_names = [node.name for node in self.session.get_inputs()]
-        self.num_outputs = len(json.loads(read_metadata(path)["stream.outputs"]))
+        self.num_outputs = len(json.loads((metadata or read_metadata(path))["stream.outputs"]))
 
     def __call__(self, inputs, states):
         feed = {
@@ -79,11 +82,11 @@ class OnnxStepRunner(StepRunner):
         return results[: self.num_outputs], results[self.num_outputs :]
 
 
-def load_onnx_streamer(path: str | Path, threads: int = 1, **options) -> Streamer:
-    """The streamer of an exported streaming graph (``options``: e.g. ``extra_frames`` for Demucs)."""
-    from voipdns.streaming.factory import streamer_for
+def load_onnx_streamer(path: str | Path, threads: int = 1, metadata: dict | None = None, **options) -> Streamer:
+    """The streamer of an exported streaming graph (``options``: e.g. ``extra_frames`` for Demucs).
 
-    values = read_metadata(path)
+    ``metadata``: the file's ``read_metadata`` when the caller has read it already (it is read once)."""
+    values = metadata or read_metadata(path)
     if not values["graph"].startswith("stream_"):
         raise ValueError(
             f"{path} is an offline graph ({values['graph']}); "
@@ -91,22 +94,18 @@ def load_onnx_streamer(path: str | Path, threads: int = 1, **options) -> Streame
         )
     net = build_skeleton(net_config_of(values), str(path))
     if "stream.lookahead_samples" in values:  # fixed by the graph's input size
-        from voipdns.streaming.demucs import DEFAULT_LOOKAHEAD_SAMPLES
-
         exported = int(values["stream.lookahead_samples"])
         requested = options.get("lookahead_samples", exported)
         if requested not in (exported, DEFAULT_LOOKAHEAD_SAMPLES):
             raise ValueError(f"{path} was exported with lookahead_samples={exported}, not {requested}")
         options["lookahead_samples"] = exported
-    return streamer_for(net, runner=OnnxStepRunner(path, threads), **options)
+    return streamer_for(net, runner=OnnxStepRunner(path, threads, metadata=values), **options)
 
 
 def check_stream_parity(
     streamer: Streamer, onnx_path: str | Path, seconds: float = 1.5, tolerance: float = 1e-4, **options
 ):
     """PyTorch streamer vs the same streamer running the exported graph, on a test signal (ParityReport)."""
-    from voipdns.export.parity import ParityReport, test_signal
-
     samples = max(int(seconds * streamer.sample_rate), 2)
     signal = test_signal(samples, streamer.sample_rate, seed=0).view(-1).numpy()
     expected = streamer.process(signal)

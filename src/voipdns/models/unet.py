@@ -63,6 +63,9 @@ class MaskUNet(EnhancementNet):
         causal: pad time on the past side only (streamable, latency = one window); else centred kernels.
     """
 
+    #: the mask pads frames to a multiple of this with Python arithmetic (ONNX export traces on a multiple)
+    frames_multiple = 2**STAGES
+
     def __init__(
         self,
         sample_rate: int = 16000,

@@ -19,6 +19,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -97,7 +98,8 @@ class Streamer(ABC):
     """Mono streaming enhancer: ``feed(chunk) -> ready samples``, ``flush() -> the rest``.
 
     Attributes set by subclasses: ``name``, ``sample_rate`` (Hz), ``hop_samples`` (input samples per step),
-    ``latency_samples`` (input samples before the first output sample).
+    ``latency_samples`` (input samples before the first output sample). ``options``: the keyword options
+    the constructor takes besides ``net`` and ``runner``, with their defaults (see ``streaming.factory``).
     """
 
     name: str = "streamer"
@@ -105,6 +107,7 @@ class Streamer(ABC):
     sample_rate: int = 16000
     hop_samples: int = 1
     latency_samples: int = 0
+    options: ClassVar[dict[str, object]] = {}
 
     def __init__(self) -> None:
         self.timer = FrameTimer()

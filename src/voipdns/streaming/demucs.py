@@ -239,8 +239,10 @@ class DemucsStreamer(Streamer):
         net: a causal ``voipdns.models.demucs.Demucs`` (e.g. ``load_net("dns48")``).
         lookahead_samples: input beyond the hop given to the upsampler (64 as in the reference streamer).
         extra_frames: 0 (lowest latency) or 1 (one hop later: equals the offline net, see the module doc).
-        runner: executes the core (default PyTorch; ``voipdns.streaming.onnx`` gives an ONNX Runtime one).
+        runner: executes the core (default PyTorch; ``voipdns.export.stream_graph`` gives an ONNX Runtime one).
     """
+
+    options = {"lookahead_samples": DEFAULT_LOOKAHEAD_SAMPLES, "extra_frames": 0}
 
     def __init__(
         self,

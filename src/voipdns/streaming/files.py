@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from voipdns.enhancers import Enhancer
 from voipdns.inference import stream_audio
 from voipdns.streaming.base import Streamer
 
@@ -84,9 +83,3 @@ def stream_file(
         frame_budget_ms=streamer.frame_budget_ms,
     )  # fmt: skip
 
-
-def stream_enhancer(streamer: Streamer) -> Enhancer:
-    """An ``Enhancer`` streaming each chunk from a fresh state (to evaluate streaming with voipdns-eval)."""
-    return Enhancer(
-        f"{streamer.name} (streaming)", streamer.sample_rate, lambda chunk: streamer.process(chunk)
-    )
