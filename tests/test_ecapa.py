@@ -11,14 +11,14 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from voipdns.models.ecapa import EcapaTdnn
+from voipdns.dsp.room_impulse import reverberate, shoebox_rir, synthetic_rir
 from voipdns.speaker.aam_softmax import AamSoftmax
 from voipdns.speaker.augment import EnrollmentAugmenter, mix_at_snr
 from voipdns.speaker.cache import SpeakerEmbeddingCache, model_hash
 from voipdns.speaker.checkpoint import load_embedder, save_embedder
+from voipdns.speaker.ecapa import EcapaTdnn
 from voipdns.speaker.eer import equal_error_rate, pairwise_trials
 from voipdns.speaker.fbank import LogMelFbank, mel_filterbank
-from voipdns.speaker.rir import reverberate, shoebox_rir, synthetic_rir
 from voipdns.speaker.segments import TrainSegments, ValidationSegments, load_speaker_directory
 
 SMALL = dict(channels=[16, 16, 16, 16, 48], attention_channels=8, res2net_scale=4, se_channels=8, n_mels=24)
@@ -108,7 +108,7 @@ def test_embedding_cache_computes_saves_and_keys_by_model(tmp_path):
 
 
 def test_embedder_checkpoint_roundtrip(tmp_path):
-    cfg = {"_target_": "voipdns.models.ecapa.EcapaTdnn", **SMALL}
+    cfg = {"_target_": "voipdns.speaker.ecapa.EcapaTdnn", **SMALL}
     model = instantiate(cfg).eval()
     path = save_embedder(tmp_path / "embedder.pt", model, cfg)
     wave = torch.randn(1, 4000)
@@ -169,7 +169,7 @@ def test_speaker_segments_hold_out_the_tail(tmp_path):
 
 
 def test_ecapa_yaml_and_recipe_config_instantiate(project_root):
-    cfg = OmegaConf.load(project_root / "conf" / "net" / "ecapa.yaml")
+    cfg = OmegaConf.load(project_root / "conf" / "embedder" / "ecapa.yaml")
     assert list(cfg.channels) == [1024, 1024, 1024, 1024, 3072] and cfg.embedding_dim == 192
     cfg.channels = [16, 16, 16, 16, 48]
     assert isinstance(instantiate(cfg), EcapaTdnn)

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from voipdns.losses.composite import CompositeLoss
-from voipdns.losses.stft import MultiResolutionSTFTLoss, stft_loss
+from voipdns.losses.multires_stft import MultiResolutionSTFTLoss, stft_loss
 from voipdns.losses.waveform import WaveformL1Loss, WaveformL2Loss
 
 

@@ -26,7 +26,7 @@ from voipdns.config import CONFIG_DIR, PROJECT_ROOT
 from voipdns.data.speech_synth import synthesize_speech
 from voipdns.models.demucs import Demucs
 from voipdns.models.fullsubnet import FullSubNet
-from voipdns.models.tap_estimator import TAPEstimator, save_estimator
+from voipdns.tap.estimator import TAPEstimator, save_estimator
 from voipdns.tasks.init_weights import init_from_pretrained, load_initial_weights, save_official
 
 SR = 16000
@@ -230,7 +230,7 @@ def test_recipe_dns2020_from_scratch_in_bf16(tmp_path):
 
 def test_recipe_dns4_upn_with_speaker_embedder_cache(tmp_path):
     from voipdns.cli.train_speaker import run as train_speaker
-    from voipdns.models.ecapa import EcapaTdnn
+    from voipdns.speaker.ecapa import EcapaTdnn
     from voipdns.speaker.checkpoint import save_embedder
 
     clean, enrol, noise = tmp_path / "clean", tmp_path / "enrol", _noise(tmp_path / "noise")
@@ -238,7 +238,7 @@ def test_recipe_dns4_upn_with_speaker_embedder_cache(tmp_path):
         _write(clean / "english" / f"reader{i}.wav", _speech(2.0, i))
         _write(enrol / "english" / f"enrol_reader{i}.wav", _speech(1.0, 100 + i))
     ecapa = {
-        "_target_": "voipdns.models.ecapa.EcapaTdnn",
+        "_target_": "voipdns.speaker.ecapa.EcapaTdnn",
         "channels": [16, 16, 16, 16, 48],
         "attention_channels": 8,
         "se_channels": 8,

@@ -17,7 +17,7 @@ from voipdns.losses.composite import CompositeLoss
 from voipdns.losses.ramp import ConstantRamp, CosineWarmup, DelayedStart, LinearWarmup
 from voipdns.losses.tap import TAPLoss
 from voipdns.losses.waveform import WaveformL1Loss
-from voipdns.models.tap_estimator import (
+from voipdns.tap.estimator import (
     TAPEstimator,
     estimator_stft,
     interleave_real_imag,

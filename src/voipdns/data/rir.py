@@ -2,7 +2,7 @@
 
 - `rir_dir`: every audio file under it (e.g. DNS `datasets/impulse_responses`, or DNS-4
   `datasets_fullband/impulse_responses`); multichannel RIRs give one channel drawn per item.
-- `simulate=True`: shoebox rooms by the image method (pyroomacoustics, `voipdns.speaker.rir.shoebox_rir`)
+- `simulate=True`: shoebox rooms by the image method (pyroomacoustics, `voipdns.dsp.room_impulse.shoebox_rir`)
   with RT60 uniform in `rt60_range_seconds`. Simulation costs tens of ms per room, so each process
   simulates a pool of `num_simulated_rooms` rooms once (seeded) and draws from it.
 Every RIR is shifted so its direct path (the peak) is at sample 0 and scaled to unit peak: reverberant speech
@@ -23,7 +23,7 @@ import torch
 
 from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files, load_audio
 from voipdns.data.mixing import as_range
-from voipdns.speaker.rir import reverberate, shoebox_rir, synthetic_rir
+from voipdns.dsp.room_impulse import reverberate, shoebox_rir, synthetic_rir
 
 REVERB_TARGETS = ("reverberant", "dry", "early")
 SIMULATION_METHODS = {"pyroomacoustics": shoebox_rir, "synthetic": synthetic_rir}

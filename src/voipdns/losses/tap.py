@@ -1,6 +1,6 @@
 """TAPLoss (ICASSP 2023): distance between the TAP estimator's LLDs of the estimate and of the clean speech.
 
-The estimator (``voipdns.models.tap_estimator``) is a frozen measuring instrument, never a trained part:
+The estimator (``voipdns.tap.estimator``) is a frozen measuring instrument, never a trained part:
 its weights have ``requires_grad=False``, it stays in eval mode, and it is deliberately NOT registered as a
 submodule, so it is absent from ``parameters()``, from the optimizer, from ``state_dict()`` and therefore
 from enhancement checkpoints (19.5 MB saved per checkpoint; the estimator is reloaded from
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from voipdns.losses.waveform import _pair
-from voipdns.models.tap_estimator import (
+from voipdns.tap.estimator import (
     TAPEstimator,
     estimator_stft,
     frame_energy,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from voipdns.speaker.rir import reverberate, shoebox_rir, synthetic_rir
+from voipdns.dsp.room_impulse import reverberate, shoebox_rir, synthetic_rir
 
 RIR_METHODS = {"synthetic": synthetic_rir, "pyroomacoustics": shoebox_rir}
 

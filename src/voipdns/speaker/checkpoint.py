@@ -11,6 +11,9 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+#: classes that moved since files were written: old import path -> new one (models/ holds enhancers only)
+MOVED_TARGETS = {"voipdns.models.ecapa.EcapaTdnn": "voipdns.speaker.ecapa.EcapaTdnn"}
+
 
 def save_embedder(path: str | Path, embedder: nn.Module, config: dict) -> Path:
     if "_target_" not in config:
@@ -30,6 +33,8 @@ def load_embedder(path: str | Path) -> nn.Module:
         raise ValueError(
             f"{path}: not a voipdns speaker-embedder file (needs 'config' and 'state_dict' keys)"
         )
-    embedder = instantiate(payload["config"])
+    config = dict(payload["config"])
+    config["_target_"] = MOVED_TARGETS.get(config["_target_"], config["_target_"])
+    embedder = instantiate(config)
     embedder.load_state_dict(payload["state_dict"], strict=True)
     return embedder.eval()

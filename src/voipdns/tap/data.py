@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from voipdns.features.egemaps import align_frames
-from voipdns.models.tap_estimator import HOP_SAMPLES
+from voipdns.tap.estimator import HOP_SAMPLES
 from voipdns.tap.prepare import INT16_SCALE, CorpusItem, feature_statistics, prepare_corpus
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from voipdns.models.tap_estimator import TAPEstimator
+from voipdns.tap.estimator import TAPEstimator
 from voipdns.tap.task import FeatureErrors
 
 

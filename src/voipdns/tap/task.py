@@ -8,7 +8,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from voipdns.models.tap_estimator import TAPEstimator, save_estimator
+from voipdns.tap.estimator import TAPEstimator, save_estimator
 
 
 def masked_squared_error(prediction: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
