@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 import torch
 
 from voipdns.checkpoint_formats.common import check_state_dict
 from voipdns.checkpoint_formats.errors import CheckpointFormatError, CheckpointKeyError
+from voipdns.metrics.scoring import score_clip
+from voipdns.metrics.summary import summarize
 from voipdns.models.demucs import Demucs
 from voipdns.models.fullsubnet import FullSubNet
 from voipdns.pretrained import load_net
@@ -69,3 +74,63 @@ def test_fullsubnet_state_dict_with_a_reshaped_key_names_file_and_shape(tmp_path
     torch.save(state, path)
     with pytest.raises(CheckpointKeyError, match=r"fsn\.tar.*missing \(1\): fb_model\.fc_output_layer\.weight"):
         load_net(path)
+
+
+# --- item 3: a scorer that cannot score a clip (silence, 0.1 s) gives NaN with its reason, never a number ---
+
+SR = 16000
+INTRUSIVE = ["pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr"]
+ALL_SCORERS = [*INTRUSIVE, "dnsmos", "plcmos", "egemaps_mae"]
+
+
+def speechlike(seconds: float, seed: int = 0) -> np.ndarray:
+    """A voiced 150 Hz harmonic tone gated at 3 Hz plus a little noise: enough for every scorer."""
+    t = np.arange(int(seconds * SR)) / SR
+    voiced = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 6)) * (np.sin(2 * np.pi * 3 * t) > 0)
+    noise = np.random.default_rng(seed).standard_normal(t.size)
+    return (0.2 * voiced + 0.01 * noise).astype(np.float32)
+
+
+def assert_all_nan_with(scores, keys, reason: str) -> None:
+    for key in keys:
+        assert math.isnan(scores[key]), f"{key} = {scores[key]} on a clip it cannot score"
+        assert reason in scores.failures[key], f"{key}: {scores.failures[key]!r} lacks {reason!r}"
+
+
+def test_silent_clean_reference_is_nan_with_reason_for_every_intrusive_scorer():
+    estimate = speechlike(1.5)
+    scores = score_clip(np.zeros_like(estimate), estimate, SR, [*INTRUSIVE, "egemaps_mae"])
+    assert_all_nan_with(scores, scores.keys(), "clean reference is silent")
+
+
+def test_silent_estimate_is_nan_for_intrusive_and_mos_scorers():
+    clean = speechlike(1.5)
+    scores = score_clip(clean, np.zeros_like(clean), SR, [*INTRUSIVE, "dnsmos", "plcmos"])
+    assert_all_nan_with(scores, scores.keys(), "estimate is silent")
+    # a DC offset is no sound either: pystoi scored it ~0 and DNSMOS rated it as speech
+    dc = score_clip(np.full_like(clean, 1e-3), clean, SR, ["stoi", "estoi"])
+    assert_all_nan_with(dc, dc.keys(), "clean reference is silent")
+
+
+def test_silent_pair_mean_ignores_the_nan_and_counts_it():
+    clean, estimate = speechlike(1.5), speechlike(1.5, seed=1)
+    rows = [score_clip(clean, estimate, SR, ["stoi"]), score_clip(np.zeros_like(clean), estimate, SR, ["stoi"])]
+    summary = summarize(rows, ["stoi"])
+    assert summary.failures["stoi"] == 1 and summary.counts["stoi"] == 1
+    assert summary.means["stoi"] == pytest.approx(rows[0]["stoi"])  # the silent pair did not pull it down
+
+
+def test_a_tenth_of_a_second_is_nan_with_the_length_for_scorers_that_need_more():
+    clean = speechlike(0.1)
+    scores = score_clip(clean, clean + 0.01, SR, ["pesq_wb", "pesq_nb", "dnsmos", "plcmos"])
+    assert_all_nan_with(scores, scores.keys(), "clip is 0.100 s")
+    short = score_clip(clean, clean, SR, ["stoi", "estoi"])
+    assert_all_nan_with(short, short.keys(), "30 non-silent STFT frames")
+
+
+def test_clipped_and_over_full_scale_estimates_are_scored_not_failed():
+    clean = speechlike(1.5)
+    for estimate in (np.clip(20 * clean, -1, 1), 20 * clean):
+        scores = score_clip(clean, estimate, SR, ALL_SCORERS)
+        assert not scores.failures, scores.failures
+        assert all(math.isfinite(value) for value in scores.values())

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from voipdns.metrics.scoring import register_scorer
+from voipdns.metrics.silence import require_seconds, require_sound
 
 SAMPLE_RATE = 16000
 SEGMENT_SECONDS = 9.01
@@ -271,16 +272,28 @@ def dnsmos(
 
 # ---------------------------------------------------------------------------------------- registered scorers
 # Non-intrusive: no clean reference needed. P.808 does not depend on personalisation, so only `dnsmos` has it.
+# The official code loops a clip shorter than 9.01 s until it fills a segment: below MIN_SECONDS the models
+# hear dozens of repeats of one fragment (a 0.1 s clip 90 times), not the clip, and silence gives them
+# nothing to rate, so both are NaN with the reason rather than a plausible-looking MOS.
+MIN_SECONDS = 0.5
+
+
+def _require_rateable(estimate: np.ndarray, sample_rate: int, metric: str) -> None:
+    require_sound(estimate, "estimate")
+    require_seconds(estimate, sample_rate, MIN_SECONDS, metric)
+
 
 
 @register_scorer(
     "dnsmos", outputs=("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"), needs_clean=False
 )
 def _dnsmos_scorer(clean, estimate, noisy, sample_rate):
+    _require_rateable(estimate, sample_rate, "DNSMOS")
     return {f"dnsmos_{key}": value for key, value in dnsmos(estimate, sample_rate).items()}
 
 
 @register_scorer("pdnsmos", outputs=("pdnsmos_sig", "pdnsmos_bak", "pdnsmos_ovrl"), needs_clean=False)
 def _pdnsmos_scorer(clean, estimate, noisy, sample_rate):
+    _require_rateable(estimate, sample_rate, "pDNSMOS")
     scores = dnsmos(estimate, sample_rate, personalized=True, p808=False)
     return {f"pdnsmos_{key}": value for key, value in scores.items()}

@@ -20,7 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from voipdns.metrics.scoring import MetricFailure, register_scorer
+from voipdns.metrics.scoring import ClipScores, MetricFailure, register_scorer
+from voipdns.metrics.silence import require_sound
 
 F0_LLD = "F0semitoneFrom27.5Hz_sma3nz"
 PREFIX = "egemaps_mae_"
@@ -116,15 +117,20 @@ def improvement_by_feature(
 
 
 def _egemaps_mae_scorer(clean, estimate, noisy, sample_rate):
+    # features of a silent reference are openSMILE's floor values: an error against them measures nothing
+    require_sound(clean, "clean reference")
     errors = lld_errors(clean, estimate, sample_rate)
     names = [short_name(n) for n in lld_names()]
-    scores = {PREFIX + n: float(v) for n, v in zip(names, errors["all"], strict=True)}
-    # NaN voiced values (no voiced clean frame) become failures with a reason in score_clip
-    scores.update({VOICED_PREFIX + n: float(v) for n, v in zip(names, errors["voiced"], strict=True)})
+    scores = ClipScores({PREFIX + n: float(v) for n, v in zip(names, errors["all"], strict=True)})
+    voiced = {VOICED_PREFIX + n: float(v) for n, v in zip(names, errors["voiced"], strict=True)}
+    scores.update(voiced)
+    no_voiced_frame = "no voiced frame (F0 > 0) in the clean reference"
+    scores.failures.update({key: no_voiced_frame for key, value in voiced.items() if np.isnan(value)})
     return scores
 
 
 def _egemaps_func_mae_scorer(clean, estimate, noisy, sample_rate):
+    require_sound(clean, "clean reference")
     return {FUNCTIONALS_PREFIX + n: v for n, v in functional_errors(clean, estimate, sample_rate).items()}
 
 

@@ -15,6 +15,7 @@ import soxr
 from pystoi import stoi as pystoi_stoi
 
 from voipdns.metrics.scoring import ClipScores, MetricFailure, register_scorer, score_clip
+from voipdns.metrics.silence import require_seconds, require_sound
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -41,16 +42,16 @@ def _resample(wav: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     return wav if from_hz == to_hz else soxr.resample(wav, from_hz, to_hz, quality="HQ")
 
 
+def _require_both_sound(clean: np.ndarray, estimate: np.ndarray) -> None:
+    require_sound(clean, "clean reference")
+    require_sound(estimate, "estimate")
+
+
 def _pesq(clean: np.ndarray, estimate: np.ndarray, sample_rate: int, rate_hz: int, mode: str) -> float:
-    if clean.size < PESQ_MIN_SECONDS * sample_rate:
-        seconds = clean.size / sample_rate
-        raise MetricFailure(f"clip is {seconds:.3f} s; PESQ needs at least {PESQ_MIN_SECONDS} s")
+    require_seconds(clean, sample_rate, PESQ_MIN_SECONDS, "PESQ")
+    _require_both_sound(clean, estimate)
     reference = _resample(clean, sample_rate, rate_hz)
     degraded = _resample(estimate, sample_rate, rate_hz)
-    if not np.any(reference):
-        raise MetricFailure("clean reference is silent")
-    if not np.any(degraded):
-        raise MetricFailure("estimate is silent")
     try:
         return float(pesq_lib.pesq(rate_hz, reference, degraded, mode))
     except pesq_lib.PesqError as error:
@@ -80,6 +81,7 @@ def pesq_nb(clean: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
 
 
 def _stoi(clean: np.ndarray, estimate: np.ndarray, sample_rate: int, extended: bool) -> float:
+    _require_both_sound(clean, estimate)  # pystoi returns 0 for silence, a number that would enter the mean
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = float(pystoi_stoi(clean, estimate, sample_rate, extended=extended))
@@ -123,11 +125,8 @@ def si_sdr(clean: np.ndarray, estimate: np.ndarray, sample_rate: int | None = No
     reference = reference - reference.mean()
     degraded = np.asarray(estimate, dtype=np.float64)
     degraded = degraded - degraded.mean()
+    _require_both_sound(reference, degraded)
     reference_energy = float(np.dot(reference, reference))
-    if reference_energy == 0.0:
-        raise MetricFailure("clean reference is silent (SI-SDR undefined)")
-    if not np.any(degraded):
-        raise MetricFailure("estimate is silent (SI-SDR is -inf)")
     target = (np.dot(degraded, reference) / reference_energy) * reference
     residual = degraded - target
     target_energy = float(np.dot(target, target))

@@ -13,12 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from voipdns.metrics.dnsmos import SAMPLE_RATE, onnx_session, to_16k_mono
-from voipdns.metrics.scoring import MetricFailure, register_scorer
+from voipdns.metrics.scoring import register_scorer
+from voipdns.metrics.silence import require_seconds, require_sound
 
 MODEL = "plcmos_models/plcmos_v2.onnx"
 N_FFT = 512
 HOP_SAMPLES = 256
 RATER_EMBED_DIM = 64
+MIN_SECONDS = 0.5  # as DNSMOS: shorter clips are a few dozen STFT frames
 RATER_ROUNDS = 15
 LOG_FLOOR_DB = -120.0
 
@@ -84,6 +86,7 @@ def plcmos(
 
 @register_scorer("plcmos", needs_clean=False)
 def _plcmos_scorer(clean, estimate, noisy, sample_rate):
-    if estimate.size < HOP_SAMPLES * sample_rate // SAMPLE_RATE:
-        raise MetricFailure(f"clip has {estimate.size} samples; PLCMOS needs at least one 16 ms hop")
+    # PLCMOS rates how losses were concealed over a call: silence or a few frames give it nothing to rate
+    require_sound(estimate, "estimate")
+    require_seconds(estimate, sample_rate, MIN_SECONDS, "PLCMOS")
     return {"plcmos": plcmos(estimate, sample_rate)}

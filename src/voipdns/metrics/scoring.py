@@ -185,11 +185,13 @@ def _run_scorer(
         reason = str(error) if isinstance(error, MetricFailure) else f"{type(error).__name__}: {error}"
         scores.fail(spec.outputs, f"{spec.name}: {reason}")
         return
+    reasons = getattr(result, "failures", {})  # a scorer may return ClipScores saying why some outputs are NaN
     for key in spec.outputs:
         value = result.get(key)
         if value is None:
             scores.fail([key], f"{spec.name} returned no {key!r}")
         elif not math.isfinite(float(value)):
-            scores.fail([key], f"{spec.name} returned a non-finite {key} ({value})")
+            scores.fail([key], f"{spec.name}: {reasons[key]}" if key in reasons else
+                        f"{spec.name} returned a non-finite {key} ({value})")  # fmt: skip
         else:
             scores[key] = float(value)
