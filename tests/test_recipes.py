@@ -277,7 +277,7 @@ def test_recipe_dns4_upn_with_speaker_embedder_cache(tmp_path):
             "data.val.num_items=2",
             "data.batch_size=2",
             "data.num_workers=0",
-            "loss.terms.gain.mu=0.7",
+            "loss.shared.mu=0.7",
             "net.gru_sizes=[16]",
             "net.conv_channels=16",
             "net.fc_size=16",
@@ -286,7 +286,7 @@ def test_recipe_dns4_upn_with_speaker_embedder_cache(tmp_path):
         ],
         tmp_path / "run",
     )
-    assert cfg.loss.terms.strength.mu == 0.7  # one mu for both terms
+    assert cfg.loss.terms.strength.mu == 0.7 and cfg.loss.terms.gain.mu == 0.7  # one mu for both terms
     metrics = train(cfg)
     _check_trained(metrics, "train/loss_vad", "test/pesq_wb")
 
@@ -342,7 +342,7 @@ def _compose_with_hydra(overrides: list[str]):
     ("search", "experiment", "key", "values"),
     [
         ("lr", "voipdns_demucs_tap", "optim.lr", "1.0e-5,3.0e-5,1.0e-4"),
-        ("mu", "dns4_upn", "loss.terms.gain.mu", "0.5,0.7,0.9"),
+        ("mu", "dns4_upn", "loss.shared.mu", "0.5,0.7,0.9"),
     ],
 )
 def test_hparams_search_configs_are_multiruns(search, experiment, key, values):

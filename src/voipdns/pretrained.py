@@ -24,13 +24,13 @@ from voipdns.checkpoint_formats.errors import (
     CheckpointNotFoundError,
     UnknownCheckpointError,
 )
-from voipdns.checkpoint_formats.fetch import default_cache_dir, fetch
+from voipdns.checkpoint_formats.fetch import default_cache_dir, fetch, verify_sha256
 from voipdns.checkpoint_formats.unpickle import load_restricted
 from voipdns.models.base import EnhancementNet
 
 REGISTRY_ENV = "VOIPDNS_REGISTRY"
 DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "checkpoints" / "registry.yaml"
-_REQUIRED_FIELDS = ("url", "format", "net")
+_REQUIRED_FIELDS = ("format", "net")
 _LISTED_KEYS = 20  # longest key list an error message shows
 _CHECKPOINT_SUFFIXES = {".th", ".pt", ".pth", ".ckpt", ".bin", ".tar"}
 
@@ -38,9 +38,10 @@ _CHECKPOINT_SUFFIXES = {".th", ".pt", ".pth", ".ckpt", ".bin", ".tar"}
 @dataclass(frozen=True)
 class RegistryEntry:
     name: str
-    url: str
+    url: str | None
     format: str
     net: dict
+    file: Path | None = None  # shipped beside the registry: no download
     sha256_prefix: str | None = None
     sha256: str | None = None
     license: str | None = None
@@ -63,17 +64,20 @@ def _entry(name: str, raw: Any, path: Path) -> RegistryEntry:
     missing = [key for key in _REQUIRED_FIELDS if not raw.get(key)]
     if missing:
         raise CheckpointFormatError(f"{where} lacks {missing}")
+    if not (raw.get("url") or raw.get("file")):
+        raise CheckpointFormatError(f"{where} needs url (downloaded) or file (shipped beside the registry)")
     if not (raw.get("sha256") or raw.get("sha256_prefix")):
         raise CheckpointFormatError(f"{where} needs sha256 or sha256_prefix")
     if raw["format"] not in FORMATS:
         raise CheckpointFormatError(f"{where}: format '{raw['format']}' is not one of {sorted(FORMATS)}")
     if "_target_" not in raw["net"]:
         raise CheckpointFormatError(f"{where}: net has no '_target_'")
-    known = {"url", "format", "net", "sha256_prefix", "sha256", "license"}
+    known = {"url", "format", "net", "sha256_prefix", "sha256", "license", "file"}
     return RegistryEntry(
         name=name,
-        **{key: raw.get(key) for key in known if key != "net"},
+        **{key: raw.get(key) for key in known if key not in ("net", "file")},
         net=dict(raw["net"]),
+        file=path.parent / raw["file"] if raw.get("file") else None,
         extra={key: value for key, value in raw.items() if key not in known},
     )
 
@@ -157,6 +161,11 @@ def _locate(name_or_path: str | Path, cache_dir: str | Path | None, registry_pat
     if _looks_like_path(name):
         raise CheckpointNotFoundError(f"checkpoint file {path} does not exist")
     entry = resolve_registry_entry(name, registry_path)
+    if entry.file is not None:  # shipped with voipdns: checked like a download, never fetched
+        if not entry.file.is_file():
+            raise CheckpointNotFoundError(f"registry entry '{name}': shipped file {entry.file} is missing")
+        verify_sha256(entry.file, entry.sha256, entry.sha256_prefix, name)
+        return entry.file, entry
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     return fetch(entry.url, cache, name, entry.sha256, entry.sha256_prefix), entry
 

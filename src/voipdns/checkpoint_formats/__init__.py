@@ -23,6 +23,7 @@ from voipdns.checkpoint_formats.demucs import (
 )
 from voipdns.checkpoint_formats.errors import CheckpointFormatError
 from voipdns.checkpoint_formats.fullsubnet import convert_fullsubnet, infer_fullsubnet_config, is_fullsubnet
+from voipdns.checkpoint_formats.gtcrn import convert_gtcrn, infer_gtcrn_config, is_gtcrn
 from voipdns.checkpoint_formats.lightning import convert_lightning, is_lightning
 
 Converter = Callable[[Any, str], LoadedCheckpoint]
@@ -43,6 +44,7 @@ FORMATS: dict[str, Converter] = {
     "demucs_checkpoint": convert_checkpoint,
     "lightning": convert_lightning,
     "fullsubnet": convert_fullsubnet,
+    "gtcrn": convert_gtcrn,
 }
 
 #: Checked in order; the first predicate that holds names the format.
@@ -51,6 +53,7 @@ SNIFFERS: list[tuple[str, Callable[[Any], bool]]] = [
     ("demucs_checkpoint", is_checkpoint),
     ("demucs_best", is_best),
     ("fullsubnet", is_fullsubnet),  # before state_dict: plain FullSubNet state_dicts are recognised by keys
+    ("gtcrn", is_gtcrn),
     ("state_dict", is_state_dict),
 ]
 
@@ -59,6 +62,7 @@ SNIFFERS: list[tuple[str, Callable[[Any], bool]]] = [
 CONFIG_INFERERS: list[Callable[[dict[str, torch.Tensor], str], dict | None]] = [
     infer_demucs_config,
     infer_fullsubnet_config,
+    infer_gtcrn_config,
 ]
 
 

@@ -18,6 +18,7 @@ from voipdns.cli.common import (
 )
 from voipdns.config import CONFIG_DIR, to_plain
 from voipdns.reporting import improvement_table
+from voipdns.tasks.config_checks import check_train_config
 
 # What the closing table shows: the unprocessed input next to the enhanced output.
 SUMMARY_METRICS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr")
@@ -25,6 +26,7 @@ SUMMARY_METRICS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr")
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """One training run; returns the final metrics (callback_metrics of fit, then test)."""
+    check_train_config(cfg)  # before any folder or model is made
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     output_dir = cfg.paths.output_dir

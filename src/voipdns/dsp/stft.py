@@ -18,9 +18,10 @@ class Stft(nn.Module):
         n_fft: FFT size in samples (``F = n_fft // 2 + 1`` bins).
         hop_samples: frame shift in samples.
         win_samples: Hann window length in samples (``<= n_fft``; centred inside the FFT frame).
+        window: ``hann`` or ``sqrt_hann`` (periodic; analysis and synthesis use the same window).
     """
 
-    def __init__(self, n_fft: int, hop_samples: int, win_samples: int | None = None):
+    def __init__(self, n_fft: int, hop_samples: int, win_samples: int | None = None, window: str = "hann"):
         super().__init__()
         win_samples = n_fft if win_samples is None else win_samples
         if not 0 < hop_samples <= win_samples <= n_fft:
@@ -29,7 +30,10 @@ class Stft(nn.Module):
                 f"win {win_samples}, n_fft {n_fft}"
             )
         self.n_fft, self.hop_samples, self.win_samples = int(n_fft), int(hop_samples), int(win_samples)
-        self.register_buffer("window", torch.hann_window(self.win_samples), persistent=False)
+        if window not in ("hann", "sqrt_hann"):
+            raise ValueError(f"Stft window must be 'hann' or 'sqrt_hann', got {window!r}")
+        hann = torch.hann_window(self.win_samples)
+        self.register_buffer("window", hann.sqrt() if window == "sqrt_hann" else hann, persistent=False)
 
     @property
     def num_bins(self) -> int:

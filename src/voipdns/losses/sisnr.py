@@ -24,13 +24,16 @@ def si_snr_db(estimate: torch.Tensor, reference: torch.Tensor, eps: float = DEFA
 
 
 class SiSnrLoss(nn.Module):
-    """``-mean(SI-SNR)`` in dB between ``outputs["estimate"]`` and ``batch["clean"]`` (``[B, 1, T]``)."""
+    """``-scale * mean(SI-SNR)`` in dB between ``outputs["estimate"]`` and ``batch["clean"]`` (``[B, 1, T]``).
 
-    def __init__(self, eps: float = DEFAULT_EPS):
+    ``scale=0.1`` gives GTCRN's ``-log10`` of the SI-SNR power ratio.
+    """
+
+    def __init__(self, eps: float = DEFAULT_EPS, scale: float = 1.0):
         super().__init__()
         if eps <= 0:
             raise ValueError(f"SiSnrLoss: eps must be > 0, got {eps}")
-        self.eps = float(eps)
+        self.eps, self.scale = float(eps), float(scale)
 
     def forward(self, outputs: dict, batch: dict) -> torch.Tensor:
         name = type(self).__name__
@@ -43,4 +46,4 @@ class SiSnrLoss(nn.Module):
             raise ValueError(
                 f"{name}: estimate {list(estimate.shape)} and clean {list(clean.shape)} differ in shape"
             )
-        return -si_snr_db(estimate, clean, self.eps).mean()
+        return -self.scale * si_snr_db(estimate, clean, self.eps).mean()

@@ -1,0 +1,1 @@
+"""Building blocks shared by nets (layers with parameters); one family per module."""
