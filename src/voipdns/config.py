@@ -26,8 +26,15 @@ def _short_dirname(overrides: str, max_chars: int = 120) -> str:
     return f"{overrides[: max_chars - 13]}_{hashlib.sha1(overrides.encode()).hexdigest()[:12]}"
 
 
+def _group_options(group: str) -> str:
+    """The options of a config group, comma-separated (each app's --help lists its groups from the files)."""
+    folder = CONFIG_DIR / group
+    return ", ".join(sorted(str(path.relative_to(folder).with_suffix("")) for path in folder.rglob("*.yaml")))
+
+
 def register_resolvers() -> None:
-    resolvers = {"voipdns_root": lambda: str(PROJECT_ROOT), "run_id": _run_id, "short_dirname": _short_dirname}
+    resolvers = {"voipdns_root": lambda: str(PROJECT_ROOT), "run_id": _run_id, "short_dirname": _short_dirname,
+                 "group_options": _group_options}
     for name, function in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function)
