@@ -134,3 +134,32 @@ def test_clipped_and_over_full_scale_estimates_are_scored_not_failed():
         scores = score_clip(clean, estimate, SR, ALL_SCORERS)
         assert not scores.failures, scores.failures
         assert all(math.isfinite(value) for value in scores.values())
+
+
+# --- item 8: after a resume, metrics.csv holds each step once ---
+
+
+def _logged(path) -> list[tuple[int, str]]:
+    import csv
+
+    with open(path, newline="") as handle:
+        return [(int(row["step"]), row["train/loss"]) for row in csv.DictReader(handle)]
+
+
+def test_resumed_csv_log_drops_the_steps_the_killed_attempt_logged_past_its_checkpoint(tmp_path):
+    from voipdns.loggers import ResumableCSVLogger
+
+    first = ResumableCSVLogger(tmp_path, name="csv", version="")
+    for step in range(8):  # killed after step 7; its last checkpoint was at step 5
+        first.log_metrics({"train/loss": float(step)}, step)
+    first.save()
+    path = tmp_path / "csv" / "metrics.csv"
+    assert [step for step, _ in _logged(path)] == list(range(8))
+
+    resumed = ResumableCSVLogger(tmp_path, name="csv", version="")
+    for step in range(5, 10):
+        resumed.log_metrics({"train/loss": 100.0 + step}, step)
+    resumed.save()
+    rows = _logged(path)
+    assert [step for step, _ in rows] == list(range(10)), rows  # every step once, in order
+    assert rows[4] == (4, "4.0") and rows[5] == (5, "105.0")  # old rows kept up to the resume, then the redo

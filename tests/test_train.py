@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -71,6 +72,10 @@ def test_killed_mid_epoch_and_resumed_matches_uninterrupted_run(tmp_path):
     logged_steps = {int(row.split(",")[2]) for row in
                     (tmp_path / "resumed/csv/metrics.csv").read_text().splitlines()[1:] if row.split(",")[2]}
     assert min(logged_steps) < 4 and max(logged_steps) == 11
+    # ... without the steps 4-5 that both attempts logged (issue 12 item 8): each (step, keys) row once
+    with open(tmp_path / "resumed/csv/metrics.csv", newline="") as handle:
+        rows = [(row["step"], tuple(k for k, v in row.items() if v and k != "step")) for row in csv.DictReader(handle)]
+    assert len(rows) == len(set(rows)), sorted(rows)
 
     expected = _net_weights(tmp_path / "reference/checkpoints/last.ckpt")
     got = _net_weights(tmp_path / "resumed/checkpoints/last.ckpt")
