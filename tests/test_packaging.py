@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from importlib import metadata
 
 import pytest
@@ -11,6 +10,7 @@ from packaging.requirements import Requirement
 
 from conftest import PROJECT_ROOT
 
+tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python >= 3.11 (tomllib)")
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 # installed by the Makefile on their own: torch first (CPU build), so it is a floor only and never pinned here
 NOT_CONSTRAINED = {"torch"}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
+
+from voipdns.enhance_api import enhance_audio
 
 
 class EnhancementNet(nn.Module):
@@ -24,9 +25,7 @@ class EnhancementNet(nn.Module):
     def training_outputs(self, batch: dict) -> dict:
         return {"estimate": self(batch["noisy"])}
 
-    @torch.no_grad()
-    def enhance(self, noisy: torch.Tensor) -> torch.Tensor:
-        """Inference on ``[1, T]`` or ``[B, 1, T]``; returns the same shape."""
-        squeeze = noisy.dim() == 2
-        estimate = self(noisy.unsqueeze(0) if squeeze else noisy)
-        return estimate.squeeze(0) if squeeze else estimate
+    def enhance(self, audio, sample_rate: int | None = None):
+        """Inference on numpy or torch audio shaped ``[T]``, ``[C, T]`` or ``[B, 1, T]`` at ``sample_rate`` (None:
+        the net's rate; others are resampled in and back out); returns the same type, shape and rate."""
+        return enhance_audio(self, audio, sample_rate)
