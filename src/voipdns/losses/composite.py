@@ -11,9 +11,13 @@ class CompositeLoss(nn.Module):
 
     Returns ``{"loss": total, name: value, ...}`` so every term is logged on its own (``train/loss_<name>``).
     A term may expose ``weight_at(step) -> float`` (a warm-up ramp); it then multiplies the configured weight.
+    ``shared``: settings several terms take through interpolation, so a config (and a sweep) sets them once,
+    e.g. ``mu`` of the VAD-weighted terms (``mu: ${...shared.mu}`` in each term); not used by the sum itself.
     """
 
-    def __init__(self, terms: dict[str, nn.Module], weights: dict[str, float] | None = None):
+    def __init__(
+        self, terms: dict[str, nn.Module], weights: dict[str, float] | None = None, shared: dict | None = None
+    ):
         super().__init__()
         if not terms:
             raise ValueError("CompositeLoss needs at least one term")
@@ -23,6 +27,7 @@ class CompositeLoss(nn.Module):
             raise ValueError(f"weights given for unknown loss terms {unknown}; terms are {sorted(terms)}")
         self.terms = nn.ModuleDict(terms)
         self.weights = {name: float(weights.get(name, 1.0)) for name in terms}
+        self.shared = dict(shared or {})
         self.step = 0
 
     def set_progress(self, step: int) -> None:

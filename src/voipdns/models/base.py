@@ -17,6 +17,9 @@ class EnhancementNet(nn.Module):
     sample_rate: int = 16000
     #: Samples of future input the net needs before it can emit a sample (0 for offline nets' streaming use).
     latency_samples: int = 0
+    #: True when no output sample depends on input more than ``latency_samples`` later (streamable in principle;
+    #: whether voipdns has a streamer for it is the table ``voipdns.streaming.factory.STREAMERS``).
+    causal: bool = False
 
     def valid_length(self, length: int) -> int:
         """Smallest input length >= ``length`` the net handles without internal padding."""

@@ -36,6 +36,8 @@ class CausalConv1d(nn.Conv1d):
 
 
 class PercepNet(EnhancementNet):
+    causal = True  # every stage looks back only (pitch search, causal convs, GRUs, comb filter)
+
     def __init__(
         self,
         sample_rate: int = 16000,
