@@ -2,7 +2,8 @@
 
 ``submit`` hands a clip to a ``spawn`` process pool and returns at once; ``results`` waits for every clip
 submitted since the last call. Workers are spawned (not forked): forking a parent that runs torch threads
-can deadlock, and the workers never import torch (clips travel as float32 numpy arrays).
+can deadlock, and the workers never import torch (clips travel as float32 numpy arrays). Workers exit when
+the parent dies, even by SIGKILL (``voipdns.worker_guard``).
 ``num_workers=0`` scores inline in the caller, for tests and debugging.
 """
 
@@ -28,6 +29,7 @@ from voipdns.metrics.scoring import (
     to_mono_numpy,
 )
 from voipdns.metrics.summary import Summary, summarize
+from voipdns.worker_guard import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +105,7 @@ class ScoringPool:
     def _get_executor(self) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context(self.start_method)
-            self._executor = ProcessPoolExecutor(self.num_workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(self.num_workers, mp_context=context, initializer=exit_with_parent)
         return self._executor
 
     def submit(self, key: Hashable, clean: Any, estimate: Any, noisy: Any = None) -> None:

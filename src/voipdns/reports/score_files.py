@@ -3,9 +3,11 @@
 ``score_items`` takes an iterable of :class:`ScoreItem` (arrays, tensors, file paths, or zero-argument
 callables that produce the estimate, e.g. run a model, only when the clip still needs scoring). Clips already
 in the results CSV are skipped; each finished clip is appended at once (see ``results_csv``), so a crash or
-Ctrl-C loses nothing already computed and a rerun continues where it stopped. The parent reads/enhances the
-next clips while the workers score: at most ``2 * num_workers`` clips are in flight, which bounds memory.
-Workers are spawned (forking a process with torch threads can deadlock) and receive float32 numpy arrays.
+Ctrl-C loses nothing already computed and a rerun continues where it stopped: when the next item fails (a bad
+file, a failing model), the clips already in the workers are written before the error propagates. The parent
+reads/enhances the next clips while the workers score: at most ``2 * num_workers`` clips are in flight, which
+bounds memory. Workers are spawned (forking a process with torch threads can deadlock) and receive float32
+numpy arrays; they exit when the parent dies, even by SIGKILL (``voipdns.worker_guard``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from voipdns.metrics.intrusive import DEFAULT_METRICS
 from voipdns.metrics.scoring import ClipScores, output_names, resolve_scorers, score_clip, to_mono_numpy
 from voipdns.reports.results_csv import INPUT_PREFIX, ResultsCsv, results_columns, row_key
+from voipdns.worker_guard import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,9 @@ def score_items(
                 continue
             context.submit(item)
         context.drain()
+    except BaseException as error:
+        context.salvage(wait_for_running=not isinstance(error, KeyboardInterrupt))
+        raise
     finally:
         context.close()
         bar.close()
@@ -176,7 +182,7 @@ class _Scoring:
     def _executor(self) -> ProcessPoolExecutor:
         if self.executor is None:
             context = multiprocessing.get_context(self.start_method)
-            self.executor = ProcessPoolExecutor(self.num_workers, mp_context=context)
+            self.executor = ProcessPoolExecutor(self.num_workers, mp_context=context, initializer=exit_with_parent)
         return self.executor
 
     def _submit_job(self, args: tuple) -> Future:
@@ -213,6 +219,17 @@ class _Scoring:
     ) -> None:
         self.results.append(_row(item, self.model, self.keys, self.sample_rate, num_samples, scores, inputs))
         self.bar.advance()
+
+    def salvage(self, wait_for_running: bool) -> None:
+        """After an error: write every clip already scored (and those still running, unless interrupted), so a
+        failure loses nothing finished; a second failure here is logged and the first error propagates."""
+        if wait_for_running:
+            wait(self.pending)
+        for future in [f for f in self.pending if f.done()]:
+            try:
+                self._collect([future])
+            except Exception as error:  # noqa: BLE001 - the error being raised already is the one to report
+                log.error("%s", error)
 
     def drain(self) -> None:
         while self.pending:
