@@ -6,7 +6,8 @@ skipped. Logged keys: ``val/<metric>``, ``test/<metric>`` (NaN-ignoring means), 
 (when > 0), the unprocessed input's ``input/<metric>`` once per run (validation clips) and
 ``test/input_<metric>``. Test also keeps per-clip rows (``test_rows``) and writes ``test_scores.csv`` and
 ``test_scores_by_condition.csv`` to the run's log dir. Under DDP each rank scores its own clips; sums and
-counts are reduced across ranks, so the logged means are exact.
+counts are reduced across ranks, so the logged means are exact. The first ``log_audio_clips`` validation clips
+of each scored epoch go to TensorBoard / W&B as audio and spectrograms (``callbacks/audio_samples.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch import Callback
 
+from voipdns.callbacks.audio_samples import AudioClip, as_clip, log_audio_samples
 from voipdns.metrics.intrusive import DEFAULT_METRICS
 from voipdns.metrics.pool import ScoringPool
 from voipdns.metrics.scoring import ClipScores, output_names
@@ -48,6 +50,8 @@ class EnhancementMetrics(Callback):
         stages: subset of ``("val", "test")``.
         sample_rate: Hz of the waveforms; default: ``pl_module.net.sample_rate`` or ``pl_module.sample_rate``.
         test_csv: file name of the per-clip test table inside the log dir (``None`` = do not write).
+        log_audio_clips: the first N validation clips of each scored epoch (noisy, enhanced, clean audio and a
+            spectrogram image) are sent to the TensorBoard and W&B loggers, when active; 0 = none.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class EnhancementMetrics(Callback):
         sample_rate: int | None = None,
         test_csv: str | None = "test_scores.csv",
         start_method: str = "spawn",
+        log_audio_clips: int = 3,
     ):
         super().__init__()
         unknown = sorted(set(stages) - set(STAGES))
@@ -82,6 +87,11 @@ class EnhancementMetrics(Callback):
         self.sample_rate = sample_rate
         self.test_csv = test_csv
         self.start_method = start_method
+        if log_audio_clips < 0:
+            raise ValueError(f"EnhancementMetrics: log_audio_clips must be >= 0, got {log_audio_clips}")
+        self.log_audio_clips = int(log_audio_clips)
+        self._audio_clips: list[AudioClip] = []
+        self._rate: int | None = None
         self.test_rows: list[dict[str, Any]] = []
         self.test_condition_means: dict[str, dict[str, float]] = {}
         self.last_means: dict[str, float] = {}  # every value logged by the last scored epoch
@@ -96,7 +106,7 @@ class EnhancementMetrics(Callback):
     # ---- lifecycle -------------------------------------------------------------------------------
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not self._pools:
-            rate = self.sample_rate or _module_sample_rate(pl_module)
+            rate = self._rate = self.sample_rate or _module_sample_rate(pl_module)
             self._pools = {stage: ScoringPool(self.num_workers, self.metrics_by_stage[stage], rate, self.start_method)
                            for stage in self.stages}
 
@@ -130,6 +140,8 @@ class EnhancementMetrics(Callback):
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
     ) -> None:
         if self._stage == "val":
+            if trainer.is_global_zero:
+                self._keep_audio(outputs, batch_idx)
             self._submit(outputs, batch_idx, dataloader_idx, self.val_max_clips)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -137,6 +149,9 @@ class EnhancementMetrics(Callback):
             return
         estimates, inputs = self._collect()
         values = self._log_stage(trainer, pl_module, "val", estimates)
+        if self._audio_clips:
+            log_audio_samples(trainer.loggers, self._audio_clips, self._rate, trainer.global_step)
+            self._audio_clips = []
         if not self._input_logged and values:
             values.update(self._log_means(trainer, pl_module, "input/", inputs, with_failures=False))
             self._input_logged = True
@@ -191,6 +206,7 @@ class EnhancementMetrics(Callback):
             raise RuntimeError("EnhancementMetrics: no scoring pool; setup() was not called by the Trainer")
         self._pool, self.keys = self._pools[stage], self.keys_by_stage[stage]
         self._stage, self._clips, self._skipped_no_clean = stage, [], 0
+        self._audio_clips = []
 
     def _submit(self, outputs: Any, batch_idx: int, dataloader_idx: int, max_clips: int | None) -> None:
         estimate, noisy, clean, names, conditions = _unpack(outputs, self._stage, batch_idx)
@@ -207,6 +223,12 @@ class EnhancementMetrics(Callback):
             self._pool.submit(("estimate", index), clean[b], estimate[b])
             if cache_key not in self._input_cache:
                 self._pool.submit(("input", index), clean[b], noisy[b])
+
+    def _keep_audio(self, outputs: Any, batch_idx: int) -> None:
+        """CPU copies of the epoch's first ``log_audio_clips`` clips (clean may be absent), for the loggers."""
+        estimate, noisy, clean, names, _ = _unpack(outputs, self._stage, batch_idx)
+        for b in range(min(len(estimate), self.log_audio_clips - len(self._audio_clips))):
+            self._audio_clips.append(as_clip(names[b], noisy[b], estimate[b], None if clean is None else clean[b]))
 
     def _collect(self) -> tuple[list[ClipScores], list[ClipScores]]:
         """Wait for this epoch's clips; returns (estimate scores, input scores) in clip order."""
