@@ -18,6 +18,7 @@ from voipdns.config import CONFIG_DIR
 from voipdns.data.alignment import estimate_delay
 from voipdns.data.noise_synth import generate_noise
 from voipdns.data.speech_synth import synthesize_speech
+from voipdns.resampler import resample
 from voipdns.voip import codecs as codecs_module
 from voipdns.voip.agc import AutomaticGainControl
 from voipdns.voip.augment import VoIPAugmentedDataset
@@ -26,7 +27,7 @@ from voipdns.voip.codecs import CodecUnavailableError, available_codecs, make_co
 from voipdns.voip.concealment import RepeatFadeConcealer
 from voipdns.voip.conditions import CONDITIONS, partition_name, select_conditions
 from voipdns.voip.jitter import JitterBuffer
-from voipdns.voip.link import CodecLink, resample_np
+from voipdns.voip.link import CodecLink
 from voipdns.voip.packet_loss import GilbertElliott, burst_lengths
 from voipdns.voip.phone import PhonePath
 from voipdns.voip.platform_denoiser import DENOISER_PRESETS, PlatformDenoiser
@@ -50,7 +51,7 @@ def test_codec_round_trip_keeps_length_and_alignment(name):
     if name not in available_codecs():
         pytest.skip(f"codec {name} has no encoder here")
     codec = make_codec(name)
-    x = resample_np(speech(), SR, codec.sample_rate)
+    x = resample(speech(), SR, codec.sample_rate)
     y = codec.transcode(x)
     assert y.shape == x.shape and y.dtype == np.float32
     lag = estimate_delay(x, y, codec.sample_rate).delay_samples
@@ -58,13 +59,13 @@ def test_codec_round_trip_keeps_length_and_alignment(name):
 
 
 def test_g711_quantisation_snr_is_plausible():
-    x = resample_np(speech(), SR, 8000)
+    x = resample(speech(), SR, 8000)
     for name in ("g711_mulaw", "g711_alaw"):
         assert 30.0 < snr_db(x, make_codec(name).transcode(x)) < 45.0  # ~38 dB SQNR of 8-bit companding
 
 
 def test_lower_bitrates_and_packet_loss_degrade():
-    x16, x8 = speech(seed=1), resample_np(speech(seed=1), SR, 8000)
+    x16, x8 = speech(seed=1), resample(speech(seed=1), SR, 8000)
     amr_high, amr_low = make_codec("amr_nb", bitrate_bps=12200), make_codec("amr_nb", bitrate_bps=4750)
     assert snr_db(x8, amr_high.transcode(x8)) > snr_db(x8, amr_low.transcode(x8))
     for codec, x in ((make_codec("g722"), x16), (make_codec("g711_mulaw"), x8), (make_codec("opus"), x16)):
@@ -89,7 +90,7 @@ def test_opus_fec_recovers_isolated_losses_better_than_plc():
 
 
 def test_amr_decoder_conceals_a_lost_frame():
-    x = resample_np(speech(seed=3), SR, 8000)
+    x = resample(speech(seed=3), SR, 8000)
     codec = make_codec("amr_nb")
     lost = np.zeros(codec.packets_for(len(x)) + 2, dtype=bool)
     lost[30] = True
@@ -266,7 +267,7 @@ def test_external_encoder_fallback_splits_binary_output(monkeypatch, tmp_path):
         "sys.stdout.buffer.write(b''.join(g711('mu')._encode_pyav(np.round(pcm * 32767).astype(np.int16))))\n"
     )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    x = resample_np(speech(seed=9), SR, 8000)
+    x = resample(speech(seed=9), SR, 8000)
     expected = make_codec("g711_mulaw").encode(x)
     monkeypatch.setattr(codecs_module, "pyav_has", lambda name, mode: mode == "r")
     monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ.get("PATH", ""))
@@ -277,7 +278,7 @@ def test_external_encoder_fallback_splits_binary_output(monkeypatch, tmp_path):
     "gsm_fr" not in available_codecs(), reason="no GSM encoder here (PyAV lacks one; no ffmpeg/sox)"
 )
 def test_gsm_round_trip():
-    x = resample_np(speech(seed=10), SR, 8000)
+    x = resample(speech(seed=10), SR, 8000)
     y = make_codec("gsm_fr").transcode(x)
     assert y.shape == x.shape and abs(estimate_delay(x, y, 8000).delay_samples) <= 1
 
@@ -302,7 +303,7 @@ def test_codecs_stay_aligned_on_real_speech(shared_data):
     for wav in _librispeech(shared_data, 2, 3.0):
         for name in ("opus", "g722", "g711_alaw", "amr_nb"):
             codec = make_codec(name)
-            x = resample_np(0.5 * wav / np.abs(wav).max(), SR, codec.sample_rate)
+            x = resample(0.5 * wav / np.abs(wav).max(), SR, codec.sample_rate)
             lag = estimate_delay(x, codec.transcode(x), codec.sample_rate).delay_samples
             assert abs(lag) <= (0 if name in WAVEFORM_CODECS else 2), name
 

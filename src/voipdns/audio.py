@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 import torch
+
+from voipdns.resampler import resample  # noqa: F401  (the project's one resampler, part of this module's API)
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -102,22 +103,6 @@ def _check_finite(path: str | os.PathLike, data: np.ndarray) -> None:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
-
-
-def resample(wav: torch.Tensor, orig_sr: int, target_sr: int) -> torch.Tensor:
-    """Resample the last dim of `wav` (any leading dims) from `orig_sr` to `target_sr` Hz with soxr (HQ).
-
-    Output length is round(T * target_sr / orig_sr); dtype and device are kept.
-    """
-    if orig_sr <= 0 or target_sr <= 0:
-        raise ValueError(f"sample rates must be positive, got orig_sr={orig_sr}, target_sr={target_sr}")
-    if orig_sr == target_sr:
-        return wav
-    lead_shape, length = wav.shape[:-1], wav.shape[-1]
-    frames = wav.detach().reshape(-1, length).to("cpu", torch.float32).numpy().T  # soxr wants [T, channels]
-    out = soxr.resample(np.ascontiguousarray(frames), orig_sr, target_sr, quality="HQ")
-    out_tensor = torch.from_numpy(np.ascontiguousarray(out.T))
-    return out_tensor.reshape(*lead_shape, out_tensor.shape[-1]).to(device=wav.device, dtype=wav.dtype)
 
 
 def save_audio(path: str | os.PathLike, wav: torch.Tensor | np.ndarray, sample_rate: int) -> Path:

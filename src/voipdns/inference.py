@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 import torch
+
+from voipdns.resampler import stream_resampler
 
 #: samples read from disk per block; independent of the model's chunk length
 READ_BLOCK_SAMPLES = 1 << 16
@@ -23,7 +24,7 @@ class AudioStreamError(ValueError):
 
 
 def stream_audio(path: str | Path, sample_rate: int) -> Iterator[np.ndarray]:
-    """Mono float32 blocks of ``path`` at ``sample_rate`` (resampled on the fly with a soxr stream)."""
+    """Mono float32 blocks of ``path`` at ``sample_rate`` (resampled on the fly, ``resampler.stream_resampler``)."""
     try:
         handle = sf.SoundFile(str(path))
     except Exception as error:  # soundfile raises several types for unreadable files
@@ -31,9 +32,7 @@ def stream_audio(path: str | Path, sample_rate: int) -> Iterator[np.ndarray]:
     with handle:
         if handle.frames == 0:
             raise AudioStreamError(f"{path}: file is empty (0 samples)")
-        resampler = None
-        if handle.samplerate != sample_rate:
-            resampler = soxr.ResampleStream(handle.samplerate, sample_rate, 1, dtype="float32")
+        resampler = stream_resampler(handle.samplerate, sample_rate)
         for block in handle.blocks(blocksize=READ_BLOCK_SAMPLES, dtype="float32", always_2d=True):
             mono = block.mean(axis=1)
             if not np.isfinite(mono).all():

@@ -13,7 +13,8 @@ import threading
 from typing import Any
 
 import numpy as np
-import soxr
+
+from voipdns.resampler import stream_resampler
 
 INSTALL_HINT = (
     "pip install 'voipdns[live]' (sounddevice; Linux also needs PortAudio: apt-get install libportaudio2)"
@@ -61,10 +62,6 @@ def format_devices(devices: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _stream_resampler(from_hz: int, to_hz: int) -> soxr.ResampleStream | None:
-    return soxr.ResampleStream(from_hz, to_hz, 1, dtype="float32") if from_hz != to_hz else None
-
-
 def _open_stream(stream_class, device, device_rate: int, block_samples: int, sample_rate: int, callback):
     """A started mono float32 PortAudio stream whose blocks last as long as ``block_samples`` at ``sample_rate``."""
     stream = stream_class(
@@ -96,7 +93,7 @@ class DeviceSource:
         self.timeout = timeout_seconds
         self.overflows = 0
         self._queue: queue.Queue[np.ndarray] = queue.Queue()
-        self._resampler = _stream_resampler(self.device_rate, self.sample_rate)
+        self._resampler = stream_resampler(self.device_rate, self.sample_rate)
         self._stream = _open_stream(sd.InputStream, device, self.device_rate, block_samples, self.sample_rate,
                                     self._callback)
 
@@ -133,7 +130,7 @@ class DeviceSink:
         self.underruns = 0
         self._buffer = np.zeros(0, dtype=np.float32)
         self._lock = threading.Lock()
-        self._resampler = _stream_resampler(self.sample_rate, self.device_rate)
+        self._resampler = stream_resampler(self.sample_rate, self.device_rate)
         self._stream = _open_stream(sd.OutputStream, device, self.device_rate, block_samples, self.sample_rate,
                                     self._callback)
 

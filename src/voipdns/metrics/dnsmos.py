@@ -20,6 +20,7 @@ import numpy as np
 
 from voipdns.metrics.scoring import register_scorer
 from voipdns.metrics.silence import require_seconds, require_sound
+from voipdns.resampler import resample
 
 SAMPLE_RATE = 16000
 SEGMENT_SECONDS = 9.01
@@ -236,9 +237,7 @@ def to_16k_mono(audio, sample_rate: int) -> np.ndarray:
     if not np.all(np.isfinite(audio)):
         raise ValueError("audio contains NaN or Inf")
     if sample_rate != SAMPLE_RATE:
-        import soxr
-
-        audio = soxr.resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32)
+        audio = resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32)
     return audio
 
 

@@ -11,11 +11,11 @@ import warnings
 
 import numpy as np
 import pesq as pesq_lib
-import soxr
 from pystoi import stoi as pystoi_stoi
 
 from voipdns.metrics.scoring import ClipScores, MetricFailure, register_scorer, score_clip
 from voipdns.metrics.silence import require_seconds, require_sound
+from voipdns.resampler import resample
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -38,10 +38,6 @@ PESQ_MIN_SECONDS = 0.25  # the pesq library refuses shorter buffers
 SI_SDR_MAX_DB = 150.0
 
 
-def _resample(wav: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
-    return wav if from_hz == to_hz else soxr.resample(wav, from_hz, to_hz, quality="HQ")
-
-
 def _require_both_sound(clean: np.ndarray, estimate: np.ndarray) -> None:
     require_sound(clean, "clean reference")
     require_sound(estimate, "estimate")
@@ -50,8 +46,8 @@ def _require_both_sound(clean: np.ndarray, estimate: np.ndarray) -> None:
 def _pesq(clean: np.ndarray, estimate: np.ndarray, sample_rate: int, rate_hz: int, mode: str) -> float:
     require_seconds(clean, sample_rate, PESQ_MIN_SECONDS, "PESQ")
     _require_both_sound(clean, estimate)
-    reference = _resample(clean, sample_rate, rate_hz)
-    degraded = _resample(estimate, sample_rate, rate_hz)
+    reference = resample(clean, sample_rate, rate_hz)
+    degraded = resample(estimate, sample_rate, rate_hz)
     try:
         return float(pesq_lib.pesq(rate_hz, reference, degraded, mode))
     except pesq_lib.PesqError as error:

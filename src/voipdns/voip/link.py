@@ -11,20 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
-from voipdns.audio import resample
 from voipdns.data.alignment import apply_delay
+from voipdns.resampler import resample
 from voipdns.voip.codecs import PacketCodec, make_codec
 from voipdns.voip.jitter import JitterBuffer
 from voipdns.voip.packet_loss import GilbertElliott
-
-
-def resample_np(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """numpy wrapper of `voipdns.audio.resample` (soxr HQ, delay-compensated, so alignment is kept)."""
-    if orig_sr == target_sr:
-        return np.asarray(wav, dtype=np.float32)
-    return resample(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)), orig_sr, target_sr).numpy()
 
 
 def fit_length(wav: np.ndarray, length: int) -> np.ndarray:
@@ -66,7 +58,7 @@ class CodecLink:
 
     def __call__(self, wav: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
         codec: PacketCodec = self.codec  # type: ignore[assignment]
-        at_codec_rate = resample_np(wav, sample_rate, codec.sample_rate)
+        at_codec_rate = resample(np.asarray(wav, dtype=np.float32), sample_rate, codec.sample_rate)
         packets: list[bytes | None] = list(codec.encode(at_codec_rate))
         lost = self.loss_mask(len(packets), rng)
         decoded = codec.decode([None if gone else p for p, gone in zip(packets, lost, strict=True)])
@@ -75,7 +67,8 @@ class CodecLink:
             "packets": float(len(packets)),
             "lost_fraction": float(lost.mean()) if len(lost) else 0.0,
         }
-        return fit_length(resample_np(aligned, codec.sample_rate, sample_rate), len(wav)).astype(np.float32)
+        back = resample(np.asarray(aligned, dtype=np.float32), codec.sample_rate, sample_rate)
+        return fit_length(back, len(wav)).astype(np.float32)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.codec.config())  # type: ignore[union-attr]

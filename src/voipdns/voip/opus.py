@@ -23,8 +23,8 @@ from typing import Any
 
 import av
 import numpy as np
-import soxr
 
+from voipdns.resampler import resample
 from voipdns.voip.concealment import RepeatFadeConcealer
 from voipdns.voip.packet_codec import PacketCodec, PyAVCodec, frames_to_float
 
@@ -177,7 +177,7 @@ class OpusCodec(PacketCodec):
             decoded = [frames_to_float(f) for f in ctx.decode(av.Packet(packet))]
             chunks.append(concealer.good(np.concatenate(decoded) if decoded else np.zeros(0, np.float32)))
         wav_48k = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-        return soxr.resample(wav_48k, 48000, self.sample_rate).astype(np.float32)
+        return resample(wav_48k, 48000, self.sample_rate).astype(np.float32)
 
 
 @lru_cache(maxsize=1)

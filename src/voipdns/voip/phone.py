@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from voipdns.voip.link import CodecLink, fit_length, resample_np
+from voipdns.resampler import resample
+from voipdns.voip.link import CodecLink, fit_length
 
 NARROWBAND_RATE_HZ = 8000
 
@@ -57,10 +58,11 @@ class PhonePath:
         return signal.sosfiltfilt(self._sos, wav_8k).astype(np.float32)
 
     def __call__(self, wav: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        narrow = self.bandpass(resample_np(wav, sample_rate, NARROWBAND_RATE_HZ))
+        narrow = self.bandpass(resample(np.asarray(wav, dtype=np.float32), sample_rate, NARROWBAND_RATE_HZ))
         for link in self.links:
             narrow = link(narrow, NARROWBAND_RATE_HZ, rng)  # type: ignore[operator]
-        return fit_length(resample_np(narrow, NARROWBAND_RATE_HZ, sample_rate), len(wav)).astype(np.float32)
+        back = resample(np.asarray(narrow, dtype=np.float32), NARROWBAND_RATE_HZ, sample_rate)
+        return fit_length(back, len(wav)).astype(np.float32)
 
     @property
     def last_stats(self) -> dict[str, float]:
