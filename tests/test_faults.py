@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
+from omegaconf import OmegaConf
 
 from voipdns.checkpoint_formats.common import check_state_dict
 from voipdns.checkpoint_formats.errors import CheckpointFormatError, CheckpointKeyError
@@ -163,3 +168,106 @@ def test_resumed_csv_log_drops_the_steps_the_killed_attempt_logged_past_its_chec
     rows = _logged(path)
     assert [step for step, _ in rows] == list(range(10)), rows  # every step once, in order
     assert rows[4] == (4, "4.0") and rows[5] == (5, "105.0")  # old rows kept up to the resume, then the redo
+
+
+# --- item 10: a user's mistake is one line and exit 2; Ctrl-C prints the command that resumes the run ---
+
+ENHANCE = [sys.executable, "-m", "voipdns.cli.enhance"]
+
+
+def _cli(command: list[str], tmp_path, **env) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **env}
+    environment.pop("HYDRA_FULL_ERROR", None) if "HYDRA_FULL_ERROR" not in env else None
+    return subprocess.run([*command, f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True,
+                          env=environment, timeout=120, cwd=tmp_path)  # fmt: skip
+
+
+def test_every_missing_mandatory_key_is_named_at_once_even_behind_an_interpolation():
+    from voipdns.cli.entry import UsageError, check_mandatory, missing_mandatory_keys
+
+    cfg = OmegaConf.create({"a": "???", "b": {"c": "???", "d": [1, "???"]}, "e": "${a}", "f": 1})
+    assert missing_mandatory_keys(cfg) == ["a", "b.c", "b.d.1"]
+    with pytest.raises(UsageError, match=r"missing mandatory value\(s\): a, b\.c, b\.d\.1; .* a=\.\.\. b\.c=\.\.\."):
+        check_mandatory(cfg)
+    check_mandatory(cfg, needed=["f"])  # only what the run reads is demanded
+
+
+def test_user_error_inside_a_hydra_instantiation_is_one_line_and_exit_2(capsys):
+    from hydra.errors import InstantiationException
+
+    from voipdns.cli.entry import USAGE_EXIT_CODE, cli_entry
+
+    def task(cfg):
+        try:
+            raise FileNotFoundError("audio folder /data/x does not exist or is not a directory")
+        except FileNotFoundError as error:  # how hydra.utils.instantiate reports a constructor's error
+            raise InstantiationException("Error in call to target 'Dataset':\nFileNotFoundError(...)") from error
+
+    with pytest.raises(SystemExit) as stop:
+        cli_entry()(task)(OmegaConf.create({"x": 1}))
+    assert stop.value.code == USAGE_EXIT_CODE
+    assert capsys.readouterr().err.endswith("error: audio folder /data/x does not exist or is not a directory\n")
+
+    def bug(cfg):
+        raise ZeroDivisionError("a bug keeps its traceback")
+
+    with pytest.raises(ZeroDivisionError):
+        cli_entry()(bug)(OmegaConf.create({"x": 1}))
+
+
+@pytest.mark.slow
+def test_user_error_is_one_line_with_exit_2_and_hydra_full_error_keeps_the_traceback(tmp_path):
+    result = _cli(ENHANCE, tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1] == (
+        "python -m voipdns.cli.enhance: error: missing mandatory value(s): checkpoint, input; "
+        "set them on the command line: checkpoint=... input=..."
+    ), result.stderr[-2000:]
+
+    sf.write(tmp_path / "a.wav", speechlike(0.5), SR)
+    missing_file = _cli([*ENHANCE, f"checkpoint={tmp_path / 'nope.ckpt'}", f"input={tmp_path / 'a.wav'}"], tmp_path)
+    assert missing_file.returncode == 2 and "Traceback" not in missing_file.stderr
+    assert f"error: checkpoint file {tmp_path / 'nope.ckpt'} does not exist" in missing_file.stderr
+
+    full = _cli(ENHANCE, tmp_path, HYDRA_FULL_ERROR="1")
+    assert full.returncode != 0 and "Traceback" in full.stderr and "UsageError" in full.stderr
+
+
+def _interrupted_run_stderr(tmp_path, capsys, monkeypatch, task) -> str:
+    from types import SimpleNamespace
+
+    from voipdns.cli import entry
+    from voipdns.cli.common import training_resume_overrides
+
+    hydra_run = SimpleNamespace(overrides=SimpleNamespace(task=["run_name=my_run", "net.hidden=8"]),
+                                runtime=SimpleNamespace(output_dir=str(tmp_path)))  # fmt: skip
+    monkeypatch.setattr(entry.HydraConfig, "get", staticmethod(lambda: hydra_run))
+    monkeypatch.setattr(entry.HydraConfig, "initialized", staticmethod(lambda: True))
+    cfg = OmegaConf.create({"run_name": "my_run", "paths": {"output_dir": str(tmp_path)}})
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(SystemExit) as stop:
+        entry.cli_entry(resume=training_resume_overrides)(task)(cfg)
+    assert stop.value.code in (entry.INTERRUPTED_EXIT_CODE, 1)
+    return capsys.readouterr().err
+
+
+def test_ctrl_c_prints_the_exact_resume_command(tmp_path, capsys, monkeypatch):
+    def interrupted(cfg):
+        raise KeyboardInterrupt
+
+    err = _interrupted_run_stderr(tmp_path, capsys, monkeypatch, interrupted)
+    expected = f"net.hidden=8 hydra.run.dir={tmp_path} run_name=my_run ckpt_path=last"
+    assert "interrupted. Continue where it stopped with:" in err and err.strip().endswith(expected), err
+
+
+def test_ctrl_c_after_lightnings_graceful_shutdown_prints_it_too(tmp_path, capsys, monkeypatch):
+    def lightning_like(cfg):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            sys.exit(1)  # what Lightning's trainer does after on_exception callbacks
+
+    assert "ckpt_path=last" in _interrupted_run_stderr(tmp_path, capsys, monkeypatch, lightning_like)

@@ -114,3 +114,18 @@ def save_run_info(cfg: DictConfig, output_dir: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     (folder / "environment.json").write_text(json.dumps(environment_info(), indent=2))
+
+
+def training_resume_overrides(cfg: DictConfig) -> list[str]:
+    """After Ctrl-C: the overrides that continue this training run in its folder from its newest safe checkpoint.
+
+    ``last.ckpt`` (written between steps) is preferred; ``on_exception.ckpt`` (written by the interrupt) is used
+    when no ``last.ckpt`` exists yet; with neither, the rerun starts the run again in the same folder.
+    """
+    checkpoints = Path(cfg.paths.output_dir) / "checkpoints"
+    run_name = [f"run_name={cfg.run_name}"] if cfg.get("run_name") else []
+    if (checkpoints / "last.ckpt").is_file():
+        return [*run_name, "ckpt_path=last"]
+    if (checkpoints / "on_exception.ckpt").is_file():
+        return [*run_name, f"ckpt_path={checkpoints / 'on_exception.ckpt'}"]
+    return run_name

@@ -8,6 +8,7 @@ import hydra
 from omegaconf import DictConfig
 
 from voipdns.cli.common import log
+from voipdns.cli.entry import cli_entry
 from voipdns.config import CONFIG_DIR
 from voipdns.enhancers import load_enhancer, load_streamer
 from voipdns.inference import AudioStreamError, enhance_file
@@ -73,6 +74,7 @@ def enhance_all(cfg: DictConfig) -> tuple[list[Path], dict[Path, str]]:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="enhance")
+@cli_entry()
 def main(cfg: DictConfig) -> None:
     written, failures = enhance_all(cfg)
     log.info("enhanced %d file(s) into %s", len(written), cfg.output)

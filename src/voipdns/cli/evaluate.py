@@ -8,6 +8,7 @@ import hydra
 from omegaconf import DictConfig
 
 from voipdns.cli.common import log, save_run_info
+from voipdns.cli.entry import cli_entry, needs_one_split
 from voipdns.config import CONFIG_DIR
 from voipdns.enhancers import load_enhancer
 from voipdns.evaluation import evaluate, model_label
@@ -22,6 +23,7 @@ def split_dataset(cfg: DictConfig):
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
+@cli_entry(needs=needs_one_split)
 def main(cfg: DictConfig) -> None:
     output_dir = Path(cfg.output_dir)
     save_run_info(cfg, str(output_dir))

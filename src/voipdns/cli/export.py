@@ -9,6 +9,7 @@ import torch
 from omegaconf import DictConfig
 
 from voipdns.cli.common import log
+from voipdns.cli.entry import cli_entry
 from voipdns.config import CONFIG_DIR
 from voipdns.export.onnx_export import export_onnx
 from voipdns.export.parity import check_parity
@@ -132,6 +133,7 @@ def run_export(cfg: DictConfig) -> list[Path]:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="export")
+@cli_entry(resume=None)
 def main(cfg: DictConfig) -> None:
     for path in run_export(cfg):
         log.info("exported %s", path)

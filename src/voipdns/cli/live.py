@@ -8,6 +8,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from voipdns.cli.common import log
+from voipdns.cli.entry import cli_entry
 from voipdns.config import CONFIG_DIR
 from voipdns.enhancers import load_streamer
 from voipdns.live.io import AudioSink, AudioSource, FileSink, FileSource
@@ -82,6 +83,7 @@ def run(cfg: DictConfig) -> LiveReport | None:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="live")
+@cli_entry(resume=None)
 def main(cfg: DictConfig) -> None:
     run(cfg)
 

@@ -30,6 +30,7 @@ from omegaconf import DictConfig
 
 from voipdns.audio import list_audio_files, load_audio, save_audio
 from voipdns.cli.common import log, save_run_info
+from voipdns.cli.entry import cli_entry
 from voipdns.config import CONFIG_DIR, to_plain
 from voipdns.data.mixing import as_range, crop_or_pad, loop_to_length, mix, uniform
 from voipdns.data.pairs import PairedFolderDataset, pair_key
@@ -277,6 +278,7 @@ def simulate(cfg: DictConfig) -> Path:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="simulate")
+@cli_entry()
 def main(cfg: DictConfig) -> None:
     save_run_info(cfg, cfg.paths.output_dir)
     print(f"manifest: {simulate(cfg)}")

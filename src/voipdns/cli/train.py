@@ -15,7 +15,9 @@ from voipdns.cli.common import (
     refuse_silent_resume,
     resolve_ckpt_path,
     save_run_info,
+    training_resume_overrides,
 )
+from voipdns.cli.entry import cli_entry
 from voipdns.config import CONFIG_DIR, to_plain
 from voipdns.reporting import improvement_table
 from voipdns.tasks.config_checks import check_train_config
@@ -79,6 +81,7 @@ def _as_floats(values: dict) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+@cli_entry(resume=training_resume_overrides)
 def main(cfg: DictConfig) -> float | None:
     metrics = train(cfg)
     value = metrics.get(cfg.get("optimized_metric") or "")

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader
 
 from voipdns.audio import list_audio_files, load_audio
 from voipdns.cli.common import log, save_run_info
+from voipdns.cli.entry import cli_entry
 from voipdns.config import CONFIG_DIR, to_plain
 from voipdns.data.dns4 import speaker_of
 from voipdns.speaker.augment import EnrollmentAugmenter
@@ -161,6 +162,7 @@ def run(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="speaker_embedder")
+@cli_entry(resume=None)
 def main(cfg: DictConfig) -> float | None:
     results = run(cfg)
     return results.get("eer_trained")

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from voipdns.checkpoint_formats.unpickle import load_restricted
 from voipdns.cli.common import instantiate_dict, log, save_run_info
+from voipdns.cli.entry import cli_entry
 from voipdns.config import CONFIG_DIR, to_plain
 from voipdns.tap.evaluate import feature_errors, markdown_table
 
@@ -70,6 +71,7 @@ def train_estimator(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="tap_estimator")
+@cli_entry(resume=None)
 def main(cfg: DictConfig) -> float:
     return train_estimator(cfg)["test"]["clean"]["mean_mse"]
 

@@ -1,0 +1,177 @@
+"""How every Hydra entry point ends: a user's mistake is one clear line and exit 2, Ctrl-C prints the resume command.
+
+Wrap the task function under ``@hydra.main``::
+
+    @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="enhance")
+    @cli_entry()
+    def main(cfg): ...
+
+Before the task runs, every mandatory value (``???``) it needs is checked, and all missing ones are named at once.
+An expected user error (a missing file or key, a bad checkpoint, a bad audio file, an unwritable folder, a
+``UsageError``) prints ``<prog>: error: <message>`` on stderr and exits with status 2, like argparse; anything
+else is a bug and keeps Hydra's report. ``HYDRA_FULL_ERROR=1`` shows the full traceback for user errors too.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from voipdns.audio import AudioFileError
+from voipdns.checkpoint_formats.errors import CheckpointError
+
+USAGE_EXIT_CODE = 2  # argparse's status for a command-line mistake
+INTERRUPTED_EXIT_CODE = 130  # the shell's status for a process stopped by SIGINT
+
+
+class UsageError(ValueError):
+    """A mistake in the command line or in the files it names; the message says what to change."""
+
+
+#: Errors a user causes and can fix; their message is enough, a traceback only hides it.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UsageError,
+    MissingMandatoryValue,
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    CheckpointError,
+    AudioFileError,
+)
+
+#: ``cfg -> extra overrides`` that make a rerun continue an interrupted run (None: no resume command).
+ResumeOverrides = Callable[[DictConfig], list[str]]
+
+
+def missing_mandatory_keys(cfg: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose value is ``???``, without resolving interpolations (which would stop at the first)."""
+    if isinstance(cfg, DictConfig):
+        keys: Iterable[Any] = cfg.keys()
+    elif isinstance(cfg, ListConfig):
+        keys = range(len(cfg))
+    else:
+        return []
+    found = []
+    for key in keys:
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if OmegaConf.is_missing(cfg, key):
+            found.append(name)
+        elif not OmegaConf.is_interpolation(cfg, key):
+            found.extend(missing_mandatory_keys(cfg[key], name))
+    return found
+
+
+def check_mandatory(cfg: DictConfig, needed: Iterable[str] | None = None) -> None:
+    """Raise ``UsageError`` naming every missing mandatory key under ``needed`` (dotted prefixes; None: all)."""
+    missing = missing_mandatory_keys(cfg)
+    if needed is not None:
+        roots = tuple(needed)
+        missing = [key for key in missing if any(key == root or key.startswith(f"{root}.") for root in roots)]
+    if missing:
+        example = " ".join(f"{key}=..." for key in missing)
+        raise UsageError(f"missing mandatory value(s): {', '.join(missing)}; set them on the command line: {example}")
+
+
+def user_error_in(error: BaseException) -> BaseException | None:
+    """The user error that caused ``error`` (Hydra wraps constructor errors), or None if it is not one."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, USER_ERRORS):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def one_line(error: BaseException) -> str:
+    if isinstance(error, MissingMandatoryValue):  # OmegaConf's message spans lines of internals
+        key = getattr(error, "full_key", None) or str(error).splitlines()[0].rsplit(":", 1)[-1].strip()
+        return f"missing mandatory value: {key}; set it on the command line: {key}=..."
+    if isinstance(error, PermissionError) and error.filename:
+        return f"{error.filename}: not writable ({error.strerror}); choose another folder or fix its permissions"
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text
+
+
+def program_name(task: Callable) -> str:
+    """``voipdns-train`` when started as the console script, else ``python -m voipdns.cli.train``."""
+    name = Path(sys.argv[0]).name
+    if name.startswith("voipdns-"):
+        return name
+    module = task.__module__
+    if module == "__main__":  # started with python -m: the module's real name is in its spec
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec is not None else Path(sys.argv[0]).stem
+    return f"python -m {module}"
+
+
+def needs_one_split(cfg: DictConfig) -> list[str]:
+    """For ``needs=``: every key except the data splits other than ``cfg.split`` (only that one is built)."""
+    return [str(key) for key in cfg if key != "data"] + [f"data.{cfg.split}"]
+
+
+def rerun_command(task: Callable, cfg: DictConfig, extra: list[str]) -> str:
+    """The command line of this run, pinned to its output folder, with ``extra`` overrides replacing any of theirs."""
+    hydra_cfg = HydraConfig.get()
+    replaced = {override.split("=", 1)[0].lstrip("+~") for override in extra} | {"hydra.run.dir"}
+    kept = [override for override in hydra_cfg.overrides.task if override.split("=", 1)[0].lstrip("+~") not in replaced]
+    pinned = [f"hydra.run.dir={hydra_cfg.runtime.output_dir}", *extra]
+    return " ".join([program_name(task), *map(shlex.quote, [*kept, *pinned])])
+
+
+def _report_interrupt(task: Callable, cfg: DictConfig, resume: ResumeOverrides | None) -> None:
+    if resume is None or not HydraConfig.initialized():
+        print(f"\n{program_name(task)}: interrupted", file=sys.stderr)
+        return
+    command = rerun_command(task, cfg, resume(cfg))
+    print(f"\n{program_name(task)}: interrupted. Continue where it stopped with:\n  {command}", file=sys.stderr)
+
+
+def _full_error_wanted() -> bool:
+    return os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def cli_entry(
+    *, needs: Callable[[DictConfig], Iterable[str]] | None = None, resume: ResumeOverrides | None = lambda cfg: []
+) -> Callable:
+    """Decorator for a Hydra task function (see the module doc).
+
+    ``needs(cfg)``: the config keys (dotted prefixes) this run reads, so mandatory values elsewhere (another
+    split's paths) are not demanded; None checks the whole config. ``resume(cfg)``: the overrides that make a
+    rerun continue after Ctrl-C (default: the same command, which picks up what is done); None: not resumable.
+    """
+
+    def decorate(task: Callable) -> Callable:
+        @functools.wraps(task)
+        def run(cfg: DictConfig):
+            try:
+                check_mandatory(cfg, needs(cfg) if needs else None)
+                return task(cfg)
+            except KeyboardInterrupt:
+                _report_interrupt(task, cfg, resume)
+                raise SystemExit(INTERRUPTED_EXIT_CODE) from None
+            except SystemExit as stop:  # Lightning turns Ctrl-C into sys.exit(1) after its graceful shutdown
+                if isinstance(stop.__context__, KeyboardInterrupt):
+                    _report_interrupt(task, cfg, resume)
+                raise
+            except Exception as error:
+                cause = user_error_in(error)
+                if cause is None or _full_error_wanted():
+                    raise
+                print(f"{program_name(task)}: error: {one_line(cause)}", file=sys.stderr)
+                raise SystemExit(USAGE_EXIT_CODE) from None
+
+        return run
+
+    return decorate
