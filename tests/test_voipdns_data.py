@@ -14,12 +14,13 @@ from scipy import signal
 
 from hydra_helpers import compose_config
 from voipdns.audio import save_audio
-from voipdns.cli.simulate import peak_normalised_int16, simulate
 from voipdns.data import alignment
 from voipdns.data.alignment import AlignmentError, DelayCache, apply_delay, estimate_delay
 from voipdns.data.speech_synth import synthesize_speech
 from voipdns.data.voipdns_dataset import VoIPDNSDataset
 from voipdns.voip.conditions import CONDITIONS, partition_name
+from voipdns.voip.corpus import simulate
+from voipdns.voip.corpus_worker import peak_normalised_int16
 
 SR = 16000
 DELAYS = {"gm_cloud_low": 480, "zm_phone_auto": 1234}  # samples the relays lag their source
@@ -187,7 +188,7 @@ def test_simulate_cli_writes_full_layout_manifest_and_resumes(tiny_corpus, tmp_p
         ],
         tmp_path / "run",
     )
-    manifest = simulate(cfg)
+    manifest = simulate(cfg).manifest
     partitions = {p.name for p in (out / "test").iterdir() if p.is_dir()}
     expected = {partition_name(c, nrm) for c in (*CONDITIONS, "clean", "noisy") for nrm in (False, True)}
     assert partitions == expected and len(partitions) == 20

@@ -2,7 +2,8 @@
 
 Pairing is by identical file name (relative path without extension) or by DNS file id: `clean_fileid_12.wav`
 pairs with `book_01234_chp_0012_reader_05678_3_snr5_fileid_12.wav`. Every pair is checked up front from the
-headers, so an unpaired file or a length mismatch fails at construction with the paths, not mid-epoch.
+headers, so an unpaired file or a length mismatch fails at construction with the paths, not mid-epoch;
+`on_bad_pair="skip"` (what voipdns-eval uses) drops such pairs instead and records why in `skipped`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
+from voipdns.audio import AUDIO_EXTENSIONS, AudioFileError, list_audio_files
 from voipdns.data.epochs import check_index, item_rng, split_index
 from voipdns.data.reader import AudioReader
 
@@ -60,9 +61,12 @@ class PairedFolderDataset(Dataset):
             warning); larger mismatches are an error listing the pairs.
         condition: item condition; default the name of the folder above `noisy_dir`
             (`.../no_reverb/noisy` -> 'no_reverb').
+        on_bad_pair: 'error' (default) or 'skip': an unpaired file, an unreadable or empty file, or a length
+            mismatch is left out and recorded in `skipped` ({file: reason}).
     """
 
     accepts_epoch_index = True
+    skip_bad_items_kwargs = {"on_bad_pair": "skip"}  # how a caller that counts bad items builds this dataset
 
     def __init__(
         self,
@@ -75,7 +79,10 @@ class PairedFolderDataset(Dataset):
         condition: str | None = None,
         max_mismatch_seconds: float = 0.01,
         extensions: Sequence[str] = AUDIO_EXTENSIONS,
+        on_bad_pair: str = "error",
     ) -> None:
+        if on_bad_pair not in ("error", "skip"):
+            raise ValueError(f"PairedFolderDataset: on_bad_pair must be 'error' or 'skip', got {on_bad_pair!r}")
         if pair_by not in PAIR_BY:
             raise ValueError(f"PairedFolderDataset: pair_by must be one of {PAIR_BY}, got {pair_by!r}")
         if segment_seconds is not None and segment_seconds <= 0:
@@ -89,6 +96,8 @@ class PairedFolderDataset(Dataset):
         self.seed = int(seed)
         self.condition = condition or self.noisy_dir.resolve().parent.name
         self.reader = AudioReader(self.sample_rate)
+        self.on_bad_pair = on_bad_pair
+        self.skipped: dict[str, str] = {}
         noisy = _index(self.noisy_dir, extensions, pair_by)
         if self.clean_dir is None:
             self.pairs: list[tuple[Path, Path | None]] = [(noisy[k], None) for k in sorted(noisy)]
@@ -99,6 +108,10 @@ class PairedFolderDataset(Dataset):
     def _pair(self, noisy: dict[str, Path], clean: dict[str, Path]) -> list[tuple[Path, Path | None]]:
         only_noisy = sorted(noisy[k] for k in noisy.keys() - clean.keys())
         only_clean = sorted(clean[k] for k in clean.keys() - noisy.keys())
+        if self.on_bad_pair == "skip":
+            self.skipped.update({str(p): f"no clean file to pair with in {self.clean_dir}" for p in only_noisy})
+            self.skipped.update({str(p): f"no noisy file to pair with in {self.noisy_dir}" for p in only_clean})
+            only_noisy = only_clean = []
         if only_noisy or only_clean:
             problems = []
             if only_noisy:
@@ -112,16 +125,27 @@ class PairedFolderDataset(Dataset):
                     f"{_listing(only_clean)}"
                 )
             raise ValueError("PairedFolderDataset: unpaired files: " + "; ".join(problems))
-        return [(noisy[k], clean[k]) for k in sorted(noisy)]
+        return [(noisy[k], clean[k]) for k in sorted(noisy.keys() & clean.keys())]
 
     def _check_lengths(self, max_mismatch_seconds: float) -> None:
-        small, large = [], []
+        small, large, kept = [], [], []
         for noisy, clean in self.pairs:
-            diff = abs(self.reader.num_samples(noisy) - self.reader.num_samples(clean))
+            try:
+                diff = abs(self.reader.num_samples(noisy) - self.reader.num_samples(clean))
+            except AudioFileError as error:
+                if self.on_bad_pair == "error":
+                    raise
+                self.skipped[str(noisy)] = str(error)
+                continue
+            if diff > max_mismatch_seconds * self.sample_rate and self.on_bad_pair == "skip":
+                self.skipped[str(noisy)] = f"length differs from {clean} by {diff} samples (> {max_mismatch_seconds} s)"
+                continue
+            kept.append((noisy, clean))
             if diff > max_mismatch_seconds * self.sample_rate:
                 large.append(f"{noisy} vs {clean} ({diff} samples)")
             elif diff:
                 small.append(diff)
+        self.pairs = kept
         if large:
             raise ValueError(
                 f"PairedFolderDataset: {len(large)} pair(s) differ in length by more than "
