@@ -1,66 +1,31 @@
-"""VoIP-DNS conditions (platform x receiver x platform denoising) and display names for report tables.
+"""How report tables and plots show conditions: display labels and row order.
 
-A condition like ``gm_cloud_low`` (also ``src_gm_cloud_relay_low`` or ``nrm_zm_phone_relay_auto``, the
-dataset's partition names) is Google Meet, received on a cloud recorder, with the platform's noise
-suppression set to low. Other conditions (``synthetic``, ``no_reverb``) are shown by name after these.
+The vocabulary (platforms, receivers, settings, the condition list, parsing) belongs to
+``voipdns.voip.conditions``; this module only names it for readers. A VoIP condition such as ``gm_cloud_low``
+(or a partition name like ``src_gm_cloud_relay_low``) is shown as Google Meet / cloud / low; other
+conditions (``synthetic``, ``no_reverb``, a folder name) are shown by name after the VoIP ones, ``All`` last.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-PLATFORMS = {"gm": "Google Meet", "zm": "Zoom"}
-RECEIVERS = {"cloud": "cloud", "phone": "phone"}
-DENOISING = ("low", "auto")
-# The seed paper's Table I row order: platform, then receiver, then denoising level.
-VOIP_CONDITIONS = tuple(f"{p}_{r}_{d}" for p in PLATFORMS for r in RECEIVERS for d in DENOISING)
+from voipdns.voip.conditions import CONDITIONS, find_condition
+
+PLATFORM_LABELS = {"gm": "Google Meet", "zm": "Zoom"}
+RECEIVER_LABELS = {"cloud": "cloud", "phone": "phone"}
 ALL_CONDITIONS = "all"
-
-_PATTERN = re.compile(r"(?:^|_)(gm|zm)_(cloud|phone)_(?:relay_)?(low|auto)(?:_|$)")
-
-METRIC_LABELS = {
-    "pesq_wb": "PESQ",
-    "pesq_nb": "PESQ-NB",
-    "stoi": "STOI",
-    "estoi": "ESTOI",
-    "si_sdr": "SI-SDR",
-    "dnsmos_sig": "DNSMOS SIG",
-    "dnsmos_bak": "DNSMOS BAK",
-    "dnsmos_ovrl": "DNSMOS OVRL",
-    "dnsmos_p808": "DNSMOS P.808",
-    "pdnsmos_sig": "pDNSMOS SIG",
-    "pdnsmos_bak": "pDNSMOS BAK",
-    "pdnsmos_ovrl": "pDNSMOS OVRL",
-    "plcmos": "PLCMOS",
-}
-
-
-@dataclass(frozen=True)
-class VoipCondition:
-    platform: str  # "gm" | "zm"
-    receiver: str  # "cloud" | "phone"
-    denoising: str  # "low" | "auto"
-
-    @property
-    def key(self) -> str:
-        return f"{self.platform}_{self.receiver}_{self.denoising}"
-
-
-def parse_condition(condition: str) -> VoipCondition | None:
-    """The VoIP condition named by ``condition`` (partition names accepted), or None for other conditions."""
-    match = _PATTERN.search(condition)
-    return VoipCondition(*match.groups()) if match else None
+VOIP_HEADER = ("Platform", "Receiver", "Denoising")
+PLAIN_HEADER = ("Condition",)
 
 
 def condition_sort_key(condition: str) -> tuple[int, int, str]:
     """Table I order for VoIP conditions, then other conditions by name, then ``all`` last."""
     if condition == ALL_CONDITIONS:
         return (2, 0, "")
-    parsed = parse_condition(condition)
+    parsed = find_condition(condition)
     if parsed is not None:
-        return (0, VOIP_CONDITIONS.index(parsed.key), condition)
+        return (0, CONDITIONS.index(parsed.key), condition)
     return (1, 0, condition)
 
 
@@ -68,15 +33,32 @@ def ordered_conditions(conditions: Iterable[str]) -> list[str]:
     return sorted(set(conditions), key=condition_sort_key)
 
 
-def condition_cells(condition: str) -> tuple[str, str, str]:
-    """(Platform, Receiver, Denoising) cells of a table row; other conditions fill the first cell only."""
+def is_voip(conditions: Iterable[str]) -> bool:
+    """True when any condition is a VoIP one: tables then split it into platform / receiver / denoising."""
+    return any(find_condition(c) is not None for c in conditions if c != ALL_CONDITIONS)
+
+
+def condition_header(conditions: Iterable[str]) -> tuple[str, ...]:
+    """Column names of the condition cells: three for VoIP data, a plain "Condition" otherwise."""
+    return VOIP_HEADER if is_voip(conditions) else PLAIN_HEADER
+
+
+def condition_cells(condition: str, voip: bool = True) -> tuple[str, ...]:
+    """The cells of a table row: (Platform, Receiver, Denoising) for VoIP data, where other conditions fill
+    the first cell only; (Condition,) for non-VoIP data (``voip=False``)."""
+    width = len(VOIP_HEADER) if voip else len(PLAIN_HEADER)
     if condition == ALL_CONDITIONS:
-        return ("All", "", "")
-    parsed = parse_condition(condition)
+        return ("All",) + ("",) * (width - 1)
+    parsed = find_condition(condition) if voip else None
     if parsed is None:
-        return (condition or "(none)", "", "")
-    return (PLATFORMS[parsed.platform], RECEIVERS[parsed.receiver], parsed.denoising)
+        return (condition or "(none)",) + ("",) * (width - 1)
+    return (PLATFORM_LABELS[parsed.platform], RECEIVER_LABELS[parsed.receiver], parsed.setting)
 
 
-def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric)
+def condition_label(condition: str) -> str:
+    """A short multi-line label for a plot axis: ``Google Meet\\ncloud\\ndenoise low``, ``no_reverb``, ``All``."""
+    parsed = find_condition(condition) if condition != ALL_CONDITIONS else None
+    if parsed is None:
+        return condition_cells(condition)[0]
+    platform, receiver, _ = condition_cells(condition)
+    return f"{platform}\n{receiver}\ndenoise {parsed.setting}"
