@@ -12,11 +12,9 @@ import soundfile as sf
 from voipdns.cli.report import main as report_main
 from voipdns.reports import (
     INPUT_MODEL,
-    VOIP_CONDITIONS,
     ResultsCsv,
     ScoreItem,
     load_runs,
-    parse_condition,
     read_rows,
     score_folder,
     score_items,
@@ -25,6 +23,11 @@ from voipdns.reports import (
     write_report,
 )
 from voipdns.reports.results_csv import results_columns
+from voipdns.reports import conditions as report_conditions
+from voipdns.reports.conditions import condition_cells
+from voipdns.voip.conditions import CONDITIONS as VOIP_CONDITIONS
+from voipdns.voip import conditions as voip_conditions
+from voipdns.voip.conditions import find_condition, parse_condition
 
 KEYS = ["pesq_wb", "stoi", "egemaps_mae_Loudness", "egemaps_mae_F1frequency"]
 CLIPS_PER_CONDITION = 3
@@ -53,11 +56,20 @@ def write_run(path, model_offset: float, failures: dict[tuple[str, int], str] | 
     return path
 
 
-def test_condition_parsing_accepts_partition_names():
-    assert parse_condition("gm_cloud_low").key == "gm_cloud_low"
-    assert parse_condition("src_zm_phone_relay_auto").key == "zm_phone_auto"
-    assert parse_condition("nrm_gm_phone_relay_low").key == "gm_phone_low"
-    assert parse_condition("synthetic") is None
+def test_one_condition_vocabulary_for_simulator_datasets_and_reports():
+    assert find_condition("gm_cloud_low").key == "gm_cloud_low"
+    assert find_condition("src_zm_phone_relay_auto").key == "zm_phone_auto"
+    assert find_condition("nrm_gm_phone_relay_low").key == "gm_phone_low"
+    assert find_condition("synthetic") is None
+    platform, receiver, setting = parse_condition("zm_cloud_auto")  # unpacks like the old tuple
+    assert (platform, receiver, setting) == ("zm", "cloud", "auto")
+    with pytest.raises(ValueError, match="unknown VoIP-DNS condition 'src_gm_cloud_relay_low'"):
+        parse_condition("src_gm_cloud_relay_low")  # strict: folder names are found, not parsed
+    # reports only label the vocabulary; they define no platform, receiver or condition list of their own
+    for name in ("PLATFORMS", "RECEIVERS", "SETTINGS", "CONDITIONS", "parse_condition", "find_condition"):
+        assert getattr(report_conditions, name, None) in (None, getattr(voip_conditions, name)), name
+    assert condition_cells("zm_phone_low") == ("Zoom", "phone", "low")
+    assert condition_cells("no_reverb", voip=False) == ("no_reverb",)
 
 
 def test_table_layout_means_and_nan_failures(tmp_path):
@@ -78,9 +90,13 @@ def test_table_layout_means_and_nan_failures(tmp_path):
     assert summary.failures.loc["all", ("demucs", "stoi")] == 0
     assert summary.clips.loc["all", "demucs"] == 8 * CLIPS_PER_CONDITION
     markdown = summary_markdown(summary)
-    assert "| Platform | Receiver | Denoising | Clips | input PESQ | input STOI | demucs PESQ |" in markdown
+    header = "| Platform | Receiver | Denoising | n | input PESQ-WB | input STOI | demucs PESQ-WB | demucs Δ PESQ-WB |"
+    assert header in markdown
     assert "| Zoom | phone | low | 3 |" in markdown
     assert "(1 NaN)" in markdown
+    # the model is the input + 0.5 on every clip: a paired delta of exactly +0.5 with a zero-width interval
+    assert "+0.500 [+0.500, +0.500]" in markdown
+    assert summary.delta.loc["all", ("n", "demucs", "pesq_wb")] == 8 * CLIPS_PER_CONDITION - 1
     assert markdown.count("\n") == 2 + len(VOIP_CONDITIONS) + 1
 
 
@@ -103,10 +119,16 @@ def test_write_report_files_and_egemaps_plot(tmp_path):
         assert paths[key].exists(), key
     for key in ("bar_pesq_wb", "egemaps_plot"):
         assert paths[key].stat().st_size > 5000, key  # a real figure, not an empty canvas
-    flat = pd.read_csv(paths["summary_csv"])
-    assert flat["condition"].tolist() == [*VOIP_CONDITIONS, "all"]
-    assert flat.loc[flat["condition"] == "gm_cloud_low", "demucs/stoi_failures"].item() == 1
-    assert flat.loc[0, "platform"] == "Google Meet"
+    long = pd.read_csv(paths["summary_csv"])
+    assert list(long.columns) == ["model", "condition", "metric", "mean", "ci_low", "ci_high", "n", "n_failed"]
+    stoi = long[(long["model"] == "demucs") & (long["metric"] == "stoi")].set_index("condition")
+    assert stoi.index.tolist() == [*VOIP_CONDITIONS, "all"]
+    assert (stoi.loc["gm_cloud_low", "n"], stoi.loc["gm_cloud_low", "n_failed"]) == (2, 1)
+    assert stoi.loc["all", "ci_low"] < stoi.loc["all", "mean"] < stoi.loc["all", "ci_high"]
+    deltas = pd.read_csv(paths["summary_delta_csv"])
+    assert deltas.loc[(deltas["condition"] == "all") & (deltas["metric"] == "pesq_wb"), "delta"].item() == (
+        pytest.approx(0.5)
+    )
     improvement = pd.read_csv(paths["egemaps_csv"])
     loudness = improvement[(improvement["feature"] == "Loudness") & (improvement["frames"] == "all")]
     # input MAE is 2x the clean-ish values, the model adds 0.5: improvement = (2x - (x + 0.5)) / 2x

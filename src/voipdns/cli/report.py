@@ -1,11 +1,13 @@
 """voipdns-report: merge the per-file results of several runs into one per-condition report.
 
-    voipdns-report logs/eval/runs/demucs logs/eval/runs/unet -o reports/voip
+    voipdns-report noisy=logs/eval/runs/a dns48=logs/eval/runs/b -o report --title "VoIP-DNS test set"
     voipdns-report demucs=runs/a/scores.csv unet=runs/b/test_scores.csv -o out --metrics pesq_wb dnsmos_ovrl
 
-A run is a results CSV or a run folder holding scores.csv / test_scores.csv; ``label=path`` names the model
-when the CSV has no ``model`` column. Writes summary.csv, summary.md (Table I layout), bar plots and, when
-eGeMAPS MAE was scored, the Fig. 3-style improvement plot. Plain argparse: a report has no config to compose.
+A run is a results CSV or a run folder holding scores.csv / test_scores.csv. ``label=path`` names the model:
+the label is its name in every table, CSV and plot (without one, the CSV's ``model`` column or the folder
+name). Writes summary.csv (long: model, condition, metric, mean, 95 % CI, n, failures), summary_delta.csv,
+summary.md (Table I layout), bar plots and, when eGeMAPS MAE was scored, the Fig. 3-style improvement plot,
+each as PNG, PDF and SVG. Plain argparse: a report has no config to compose.
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ from voipdns.reports.write import write_report
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="voipdns-report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", help="results CSVs or run folders, optionally as label=path")
+    parser = argparse.ArgumentParser(
+        prog="voipdns-report",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("runs", nargs="+", help="results CSVs or run folders, as label=path to name the model")
     parser.add_argument("-o", "--out-dir", required=True, help="folder for summary.csv/.md and plots")
     parser.add_argument("--metrics", nargs="+", default=None, help="metrics to report (default: all scalar)")
     parser.add_argument(
@@ -31,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Table I column pair per model (default: pesq_wb stoi)",
     )
     parser.add_argument("--models", nargs="+", default=None, help="models to show, in this order")
-    parser.add_argument("--title", default="Results per condition")
+    parser.add_argument("--title", default="Results per condition", help="heads summary.md and every figure")
+    parser.add_argument(
+        "--egemaps-by-condition", action="store_true", help="one panel per condition in the eGeMAPS MAE plot"
+    )
     return parser
 
 
@@ -47,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             table_metrics=args.table_metrics,
             models=args.models,
             title=args.title,
+            egemaps_by_condition=args.egemaps_by_condition,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"voipdns-report: error: {error}", file=sys.stderr)

@@ -16,8 +16,6 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "VOIP_CONDITIONS": "conditions",
-    "parse_condition": "conditions",
     "ResultsCsv": "results_csv",
     "done_keys": "results_csv",
     "read_rows": "results_csv",
@@ -31,7 +29,9 @@ _EXPORTS = {
     "score_items": "score_files",
     "ConditionSummary": "table",
     "summarize_conditions": "table",
-    "summary_markdown": "table",
+    "summary_long": "table",
+    "bootstrap_ci": "bootstrap",
+    "summary_markdown": "markdown",
     "write_report": "write",
 }
 

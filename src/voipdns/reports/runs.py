@@ -4,8 +4,10 @@ Only cells a run actually scored become records (an empty cell means "not scored
 different metric sets never invents failures; a scored cell that is NaN is a failure and stays NaN.
 The unprocessed input's scores (``input_<metric>`` columns) become the pseudo-model ``input``, each clip
 once even when several runs carry it. A run is a results CSV (``voipdns-eval``'s ``scores.csv`` or the
-training callback's ``test_scores.csv``) or a run folder holding one; its model name is the CSV's ``model``
-column, else the label given as ``label=path``, else the folder name.
+training callback's ``test_scores.csv``) or a run folder holding one. Its model is named by the label given
+as ``label=path`` (the label wins over the CSV's ``model`` column, so the names on the command line are the
+names in every table and plot), else by the CSV's ``model`` column, else by the folder name. A labelled CSV
+holding several models names them ``label (model)``.
 """
 
 from __future__ import annotations
@@ -56,11 +58,20 @@ def _value(cell: object) -> float | None:
         return math.nan
 
 
-def rows_to_long(rows: Iterable[Mapping[str, object]], default_model: str = "") -> pd.DataFrame:
-    """Per-file rows (as written by ``score_items`` or the callback) -> long records incl. ``input`` rows."""
+def rows_to_long(
+    rows: Iterable[Mapping[str, object]], default_model: str = "", label: str | None = None
+) -> pd.DataFrame:
+    """Per-file rows (as written by ``score_items`` or the callback) -> long records incl. ``input`` rows.
+
+    ``default_model`` names rows without a ``model`` cell; ``label`` renames every model (see module doc).
+    """
+    rows = list(rows)
+    names = {str(row.get("model") or default_model or "model") for row in rows}
     records = []
     for row in rows:
         model = str(row.get("model") or default_model or "model")
+        if label:
+            model = label if len(names) == 1 else f"{label} ({model})"
         ident = (str(row.get("condition") or ""), str(row.get("name", "")))
         for column, cell in row.items():
             if column in _NOT_METRICS or column is None:
@@ -75,15 +86,21 @@ def rows_to_long(rows: Iterable[Mapping[str, object]], default_model: str = "") 
     return pd.DataFrame.from_records(records, columns=LONG_COLUMNS)
 
 
-def _label_and_path(source: str | os.PathLike | tuple[str, str | os.PathLike]) -> tuple[str, Path]:
+def _label_and_path(source: str | os.PathLike | tuple[str, str | os.PathLike]) -> tuple[str | None, Path]:
+    """(the label given with the source or None, its path)."""
     if isinstance(source, tuple):
         return source[0], Path(source[1])
     text = str(source)
     if "=" in text and not Path(text).exists():
         label, _, path = text.partition("=")
+        if not label:
+            raise ValueError(f"{text!r}: empty label before '='; write label=path")
         return label, Path(path)
-    path = Path(text)
-    return (path.parent.name if path.is_file() else path.name), path
+    return None, Path(text)
+
+
+def _folder_name(path: Path) -> str:
+    return path.parent.name if path.is_file() else path.name
 
 
 def load_runs(sources: Sequence[str | os.PathLike | tuple[str, str | os.PathLike]]) -> pd.DataFrame:
@@ -97,7 +114,8 @@ def load_runs(sources: Sequence[str | os.PathLike | tuple[str, str | os.PathLike
     for source in sources:
         label, path = _label_and_path(source)
         for csv_path in find_results(path):
-            frames.append(rows_to_long(read_rows(csv_path), default_model=label))
+            rows = read_rows(csv_path)
+            frames.append(rows_to_long(rows, default_model=_folder_name(path), label=label))
     return merge_long(frames)
 
 

@@ -1,8 +1,10 @@
 """Write a whole report folder from per-file rows or merged runs.
 
-Files: ``summary.csv`` (every scalar metric per condition and model, failure and clip counts),
-``summary.md`` (Table I layout + means over all clips + failures), ``bar_<metric>.png`` per metric, and when
-eGeMAPS MAE was scored: ``egemaps_mae_improvement.csv`` and ``egemaps_mae_improvement[_voiced].png``.
+Files: ``summary.csv`` (long: ``model,condition,metric,mean,ci_low,ci_high,n,n_failed``, every scalar metric),
+``summary_delta.csv`` (each model's paired difference from the input, with its interval), ``summary.md``
+(Table I with intervals and deltas, all metrics over all clips incl. the eGeMAPS MAE improvement, failures),
+``bar_<metric>.{png,pdf,svg}`` per metric, and when eGeMAPS MAE was scored: ``egemaps_mae_improvement.csv``
+and ``egemaps_mae_improvement[_voiced].{png,pdf,svg}`` (one panel per condition with ``egemaps_by_condition``).
 """
 
 from __future__ import annotations
@@ -12,23 +14,18 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from voipdns.reports.conditions import ALL_CONDITIONS, metric_label
-from voipdns.reports.egemaps import egemaps_improvement
-from voipdns.reports.plots import plot_egemaps_improvement, plot_metric_by_condition
-from voipdns.reports.runs import LONG_COLUMNS, merge_long, rows_to_long
-from voipdns.reports.table import (
-    TABLE_METRICS,
-    ConditionSummary,
-    failures_markdown,
-    summarize_conditions,
-    summary_frame,
-    summary_markdown,
-)
+from voipdns.reports.egemaps import egemaps_improvement, median_improvement
+from voipdns.reports.egemaps_plot import plot_egemaps_improvement
+from voipdns.reports.markdown import failures_markdown, legend_markdown, overall_markdown, summary_markdown
+from voipdns.reports.metric_labels import metric_label
+from voipdns.reports.plots import figure_files, plot_metric_by_condition
+from voipdns.reports.runs import INPUT_MODEL, LONG_COLUMNS, merge_long, rows_to_long
+from voipdns.reports.table import TABLE_METRICS, delta_long, summarize_conditions, summary_long
 
 log = logging.getLogger(__name__)
+FRAME_SETS = (("all", ""), ("voiced", "_voiced"))
 
 
 def as_long_table(results: pd.DataFrame | Iterable[Mapping[str, object]], model: str = "") -> pd.DataFrame:
@@ -40,51 +37,56 @@ def as_long_table(results: pd.DataFrame | Iterable[Mapping[str, object]], model:
     return merge_long([rows_to_long(results, default_model=model)])
 
 
-def _overall_markdown(summary: ConditionSummary) -> str:
-    """Rows: models; columns: every scalar metric's mean over all clips (NaN counts in brackets)."""
-    lines = [
-        "| Model | " + " | ".join(metric_label(m) for m in summary.metrics) + " |",
-        "|---|" + "---:|" * len(summary.metrics),
-    ]
-    for model in summary.models:
-        cells = []
-        for metric in summary.metrics:
-            value = summary.mean.loc[ALL_CONDITIONS, (model, metric)]
-            failed = int(summary.failures.loc[ALL_CONDITIONS, (model, metric)])
-            text = "n/a" if np.isnan(value) else f"{value:.3f}"
-            cells.append(f"{text} ({failed} NaN)" if failed else text)
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+def _add_figure(paths: dict[str, Path], key: str, png: Path) -> None:
+    for file in figure_files(png):
+        paths[key if file.suffix == ".png" else f"{key}_{file.suffix[1:]}"] = file
 
 
-def _egemaps_outputs(table: pd.DataFrame, out_dir: Path) -> tuple[dict[str, Path], list[str]]:
+def _egemaps_improvement(table: pd.DataFrame, by_condition: bool) -> pd.DataFrame:
+    parts = [egemaps_improvement(table, voiced=frames == "voiced", by_condition=by_condition)
+             for frames, _ in FRAME_SETS]
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _egemaps_table_rows(overall: pd.DataFrame, models: Sequence[str]) -> dict[str, dict[str, str]]:
+    """All-metrics table rows: per frame set, each model's median % improvement over the 25 LLDs."""
+    rows = {}
+    for frames, _ in FRAME_SETS:
+        subset = overall[overall["frames"] == frames] if not overall.empty else overall
+        if subset.empty:
+            continue
+        label = f"eGeMAPS MAE improvement over input (%, median over LLDs, {frames} frames), higher is better"
+        medians = median_improvement(subset)
+        cells = {model: f"{value:+.1f}" for model, value in medians.items()}
+        if INPUT_MODEL in models:
+            cells[INPUT_MODEL] = "0 (reference)"
+        rows[label] = cells
+    return rows
+
+
+def _egemaps_outputs(
+    table: pd.DataFrame, out_dir: Path, title: str, by_condition: bool
+) -> tuple[dict[str, Path], list[str], pd.DataFrame]:
+    """(files, summary.md lines, the over-all-conditions improvement table for the all-metrics table)."""
     paths: dict[str, Path] = {}
-    parts = [egemaps_improvement(table, voiced=False), egemaps_improvement(table, voiced=True)]
-    improvement = (
-        pd.concat([p for p in parts if not p.empty], ignore_index=True)
-        if any(not p.empty for p in parts)
-        else pd.DataFrame()
-    )
-    if improvement.empty:
-        return paths, []
+    overall = _egemaps_improvement(table, by_condition=False)
+    if overall.empty:
+        return paths, [], overall
+    plotted = _egemaps_improvement(table, by_condition=True) if by_condition else overall
     paths["egemaps_csv"] = out_dir / "egemaps_mae_improvement.csv"
-    improvement.to_csv(paths["egemaps_csv"], index=False, float_format="%.6g")
+    both = pd.concat([overall, plotted], ignore_index=True) if by_condition else overall
+    both.to_csv(paths["egemaps_csv"], index=False, float_format="%.6g")
     lines = ["", "## eGeMAPS MAE improvement over the input", ""]
-    for frames, suffix in (("all", ""), ("voiced", "_voiced")):
-        subset = improvement[improvement["frames"] == frames]
+    for frames, suffix in FRAME_SETS:
+        subset = plotted[plotted["frames"] == frames]
         if subset.empty:
             continue
         name = f"egemaps_mae_improvement{suffix}.png"
-        title = "eGeMAPS MAE improvement over the input" + (" (voiced frames)" if suffix else "")
-        paths[f"egemaps_plot{suffix}"] = plot_egemaps_improvement(subset, out_dir / name, title)
-        means = subset.groupby("model", sort=False)["improvement_pct"].median()
-        lines += [f"![{title}]({name})", ""]
-        lines += [
-            f"- {model}: median improvement {value:+.1f} % ({frames} frames)"
-            for model, value in means.items()
-        ]
-        lines.append("")
-    return paths, lines
+        figure_title = f"{title}\neGeMAPS MAE improvement over the input ({frames} frames)"
+        _add_figure(paths, f"egemaps_plot{suffix}", plot_egemaps_improvement(subset, out_dir / name, figure_title))
+        lines += [f"![eGeMAPS MAE improvement, {frames} frames]({name})", ""]
+    return paths, lines, overall
 
 
 def write_report(
@@ -96,12 +98,14 @@ def write_report(
     models: Sequence[str] | None = None,
     model: str = "",
     title: str = "Results per condition",
+    egemaps_by_condition: bool = False,
 ) -> dict[str, Path]:
-    """Write summary.csv / summary.md / PNG plots for ``results`` into ``out_dir``; returns the paths.
+    """Write summary.csv / summary.md / plots for ``results`` into ``out_dir``; returns the paths.
 
     ``results``: per-file rows (``score_items``'s return value, one run) or ``load_runs(...)`` (merged runs).
     ``metrics``: scalar metrics in summary.csv and plots (default: all but per-feature eGeMAPS);
-    ``table_metrics``: the Table I column pair (falls back to the first two metrics present).
+    ``table_metrics``: the Table I column pair (falls back to the first two metrics present);
+    ``title``: heads summary.md and every figure; ``egemaps_by_condition``: one Fig. 3 panel per condition.
     """
     table = as_long_table(results, model)
     if table.empty:
@@ -111,15 +115,21 @@ def write_report(
     summary = summarize_conditions(table, metrics, models)
     shown = [m for m in table_metrics if m in summary.metrics] or summary.metrics[:2]
     paths = {"summary_csv": out_dir / "summary.csv", "summary_md": out_dir / "summary.md"}
-    summary_frame(summary).to_csv(paths["summary_csv"], index=False, float_format="%.6g")
+    summary_long(summary).to_csv(paths["summary_csv"], index=False, float_format="%.6g")
+    deltas = delta_long(summary)
+    if not deltas.empty:
+        paths["summary_delta_csv"] = out_dir / "summary_delta.csv"
+        deltas.to_csv(paths["summary_delta_csv"], index=False, float_format="%.6g")
+    egemaps_paths, egemaps_lines, egemaps_overall = _egemaps_outputs(table, out_dir, title, egemaps_by_condition)
+    paths.update(egemaps_paths)
     lines = [
         f"# {title}",
         "",
         summary_markdown(summary, shown),
-        "",
+        legend_markdown(),
         "## All metrics, all conditions",
         "",
-        _overall_markdown(summary),
+        overall_markdown(summary, _egemaps_table_rows(egemaps_overall, summary.models)),
         "",
         failures_markdown(summary),
         "",
@@ -128,10 +138,8 @@ def write_report(
     ]
     for metric in summary.metrics:
         name = f"bar_{metric}.png"
-        paths[f"bar_{metric}"] = plot_metric_by_condition(summary, metric, out_dir / name)
+        _add_figure(paths, f"bar_{metric}", plot_metric_by_condition(summary, metric, out_dir / name, title))
         lines += [f"![{metric_label(metric)}]({name})", ""]
-    egemaps_paths, egemaps_lines = _egemaps_outputs(table, out_dir)
-    paths.update(egemaps_paths)
     paths["summary_md"].write_text("\n".join(lines + egemaps_lines))
     log.info("report written to %s", out_dir)
     return paths
