@@ -22,7 +22,7 @@ from voipdns.export.metadata import read_metadata
 from voipdns.export.runtime import OnnxNet
 from voipdns.export.source import load_model
 from voipdns.export.stream_graph import load_onnx_streamer
-from voipdns.inference import torch_enhancer
+from voipdns.inference import torch_batch_enhancer, torch_enhancer
 from voipdns.pretrained import load_net
 from voipdns.streaming import Streamer, streamer_for
 
@@ -35,6 +35,8 @@ class Enhancer:
     name: str
     sample_rate: int
     enhance: Callable[[np.ndarray], np.ndarray]
+    #: several clips at once, zero-padded into one batch (PyTorch nets); None: voipdns-enhance calls ``enhance``
+    enhance_batch: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None
 
 
 def is_onnx(spec: str | Path) -> bool:
@@ -76,4 +78,4 @@ def load_enhancer(spec: str, device: str = "cpu", sample_rate: int = 16000, stre
     if is_onnx(spec):
         return onnx_enhancer(spec)
     net = load_net(spec)
-    return Enhancer(str(spec), int(net.sample_rate), torch_enhancer(net, device))
+    return Enhancer(str(spec), int(net.sample_rate), torch_enhancer(net, device), torch_batch_enhancer(net, device))

@@ -88,8 +88,18 @@ class ChunkedEnhancer:
             yield out
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device; ``cuda`` without a usable GPU is an error saying so, not a crash deep inside."""
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device}: torch {torch.__version__} sees no CUDA GPU (a CPU build of torch, or "
+                           "no driver); use device=cpu")
+    return resolved
+
+
 def torch_enhancer(net: torch.nn.Module, device: str | torch.device = "cpu") -> Callable[[np.ndarray], np.ndarray]:
     """Wraps a waveform net as numpy chunk -> numpy chunk."""
+    device = resolve_device(device)
     net = net.to(device).eval()
 
     @torch.inference_mode()
@@ -98,6 +108,25 @@ def torch_enhancer(net: torch.nn.Module, device: str | torch.device = "cpu") -> 
         return net(noisy).view(-1).float().cpu().numpy()
 
     return enhance
+
+
+def torch_batch_enhancer(
+    net: torch.nn.Module, device: str | torch.device = "cpu"
+) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
+    """Wraps a waveform net as a list of clips -> their enhanced clips, run as one zero-padded ``[B, 1, T]``
+    batch; each output is cropped back to its clip's length."""
+    device = resolve_device(device)
+    net = net.to(device).eval()
+
+    @torch.inference_mode()
+    def enhance_batch(clips: list[np.ndarray]) -> list[np.ndarray]:
+        batch = np.zeros((len(clips), 1, max(len(clip) for clip in clips)), dtype=np.float32)
+        for row, clip in zip(batch, clips, strict=True):
+            row[0, : len(clip)] = clip
+        out = net(torch.from_numpy(batch).to(device)).float().cpu().numpy()
+        return [out[index, 0, : len(clip)].copy() for index, clip in enumerate(clips)]
+
+    return enhance_batch
 
 
 def enhance_file(
