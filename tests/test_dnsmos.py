@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from voipdns.dsp.mel import mel_filterbank
 from voipdns.metrics import dnsmos as dnsmos_module
 from voipdns.metrics.dnsmos import (
     SEGMENT_SAMPLES,
     ModelFileError,
     dnsmos,
-    mel_filterbank,
     p808_features,
     segment_bounds,
     segments_of,

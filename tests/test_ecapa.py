@@ -11,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from voipdns.dsp.mel import mel_filterbank
 from voipdns.dsp.room_impulse import reverberate, shoebox_rir, synthetic_rir
 from voipdns.speaker.aam_softmax import AamSoftmax
 from voipdns.speaker.augment import EnrollmentAugmenter, mix_at_snr
@@ -18,7 +19,7 @@ from voipdns.speaker.cache import SpeakerEmbeddingCache, model_hash
 from voipdns.speaker.checkpoint import load_embedder, save_embedder
 from voipdns.speaker.ecapa import EcapaTdnn
 from voipdns.speaker.eer import equal_error_rate, pairwise_trials
-from voipdns.speaker.fbank import LogMelFbank, mel_filterbank
+from voipdns.speaker.fbank import LogMelFbank
 from voipdns.speaker.segments import TrainSegments, ValidationSegments, load_speaker_directory
 
 SMALL = dict(channels=[16, 16, 16, 16, 48], attention_channels=8, res2net_scale=4, se_channels=8, n_mels=24)
@@ -33,7 +34,7 @@ def test_fbank_shape_and_mel_peak():
     feats = LogMelFbank()(torch.randn(2, 1, 16000))
     assert feats.shape == (2, 80, 101)  # 10 ms hop, centred frames
     assert torch.allclose(feats.mean(-1), torch.zeros(2, 80), atol=1e-4)  # per-utterance mean normalisation
-    filters = mel_filterbank(80, 512, 16000, 0.0, 8000.0)
+    filters = mel_filterbank(16000, 512, 80, 0.0, 8000.0, scale="htk", area_norm=False)
     assert filters.shape == (80, 257) and float(filters.max()) <= 1.0
     peak = LogMelFbank(mean_norm=False)(tone(1000.0)[None]).mean(-1).argmax()
     centre_hz = 700 * (10 ** (float(peak + 1) * 2595 * math.log10(1 + 8000 / 700) / 81 / 2595) - 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from voipdns.dsp.scale_invariant import projection_energies, zero_mean
+
 #: Added to both energies: silence (zero reference or estimate) gives a finite value and finite gradients.
 DEFAULT_EPS = 1e-8
 
@@ -15,12 +17,8 @@ def si_snr_db(estimate: torch.Tensor, reference: torch.Tensor, eps: float = DEFA
     ``target = <est, ref> / (|ref|^2 + eps) * ref``;
     ``SI-SNR = 10 log10((|target|^2 + eps) / (|est - target|^2 + eps))``.
     """
-    estimate = estimate - estimate.mean(dim=-1, keepdim=True)
-    reference = reference - reference.mean(dim=-1, keepdim=True)
-    scale = (estimate * reference).sum(-1, keepdim=True) / (reference.square().sum(-1, keepdim=True) + eps)
-    target = scale * reference
-    noise = estimate - target
-    return 10 * torch.log10((target.square().sum(-1) + eps) / (noise.square().sum(-1) + eps))
+    target_energy, noise_energy = projection_energies(zero_mean(estimate), zero_mean(reference), eps)
+    return 10 * torch.log10((target_energy + eps) / (noise_energy + eps))
 
 
 class SiSnrLoss(nn.Module):

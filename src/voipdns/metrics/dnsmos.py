@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import threading
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from voipdns.dsp.mel import mel_filterbank
 from voipdns.metrics.scoring import register_scorer
 from voipdns.metrics.silence import require_seconds, require_sound
 from voipdns.resampler import resample
@@ -152,42 +153,6 @@ def segments_of(audio: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------- P.808 mel
-
-
-def hz_to_mel_slaney(freq_hz: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale: linear below 1 kHz (3 mels per 200 Hz), logarithmic above."""
-    freq_hz = np.asarray(freq_hz, dtype=np.float64)
-    mels = freq_hz / (200.0 / 3)
-    log_region = freq_hz >= 1000.0
-    log_step = np.log(6.4) / 27.0
-    mels[log_region] = 15.0 + np.log(freq_hz[log_region] / 1000.0) / log_step
-    return mels
-
-
-def mel_to_hz_slaney(mels: np.ndarray) -> np.ndarray:
-    mels = np.asarray(mels, dtype=np.float64)
-    freq_hz = mels * (200.0 / 3)
-    log_region = mels >= 15.0
-    log_step = np.log(6.4) / 27.0
-    freq_hz[log_region] = 1000.0 * np.exp(log_step * (mels[log_region] - 15.0))
-    return freq_hz
-
-
-@lru_cache(maxsize=8)
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """[n_mels, n_fft//2+1] triangular filters on the Slaney scale, each scaled to unit area (Slaney norm)."""
-    fft_freqs_hz = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
-    edges_mel = np.linspace(
-        hz_to_mel_slaney(np.array([0.0]))[0], hz_to_mel_slaney(np.array([sample_rate / 2.0]))[0], n_mels + 2
-    )
-    edges_hz = mel_to_hz_slaney(edges_mel)
-    widths_hz = np.diff(edges_hz)
-    distances = edges_hz[:, None] - fft_freqs_hz[None, :]
-    rising = -distances[:-2] / widths_hz[:-1, None]
-    falling = distances[2:] / widths_hz[1:, None]
-    weights = np.maximum(0.0, np.minimum(rising, falling))
-    weights *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]
-    return weights.astype(np.float32)
 
 
 def p808_features(segments: np.ndarray) -> np.ndarray:

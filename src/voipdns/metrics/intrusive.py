@@ -13,6 +13,7 @@ import numpy as np
 import pesq as pesq_lib
 from pystoi import stoi as pystoi_stoi
 
+from voipdns.dsp.scale_invariant import projection_energies, zero_mean
 from voipdns.metrics.scoring import ClipScores, MetricFailure, register_scorer, score_clip
 from voipdns.metrics.silence import require_seconds, require_sound
 from voipdns.resampler import resample
@@ -117,16 +118,10 @@ def si_sdr(clean: np.ndarray, estimate: np.ndarray, sample_rate: int | None = No
 
     ``sample_rate`` is unused (SI-SDR is rate-free) and only keeps the metric signature uniform.
     """
-    reference = np.asarray(clean, dtype=np.float64)
-    reference = reference - reference.mean()
-    degraded = np.asarray(estimate, dtype=np.float64)
-    degraded = degraded - degraded.mean()
+    reference = zero_mean(np.asarray(clean, dtype=np.float64))
+    degraded = zero_mean(np.asarray(estimate, dtype=np.float64))
     _require_both_sound(reference, degraded)
-    reference_energy = float(np.dot(reference, reference))
-    target = (np.dot(degraded, reference) / reference_energy) * reference
-    residual = degraded - target
-    target_energy = float(np.dot(target, target))
-    residual_energy = float(np.dot(residual, residual))
+    target_energy, residual_energy = map(float, projection_energies(degraded, reference))  # the loss's formula
     if target_energy == 0.0:
         raise MetricFailure("estimate is orthogonal to the reference (SI-SDR is -inf)")
     floor = target_energy * 10.0 ** (-SI_SDR_MAX_DB / 10.0)

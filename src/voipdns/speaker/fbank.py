@@ -2,35 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-
-def hz_to_mel(freq_hz: float) -> float:
-    return 2595.0 * math.log10(1.0 + freq_hz / 700.0)
-
-
-def mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
-    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-
-
-def mel_filterbank(
-    n_mels: int, n_fft: int, sample_rate: int, f_min_hz: float, f_max_hz: float
-) -> torch.Tensor:
-    """Triangular HTK-mel filters ``[n_mels, n_fft // 2 + 1]`` (peak 1), edges equally spaced in mel."""
-    if not 0 <= f_min_hz < f_max_hz <= sample_rate / 2:
-        raise ValueError(
-            f"mel range must satisfy 0 <= f_min < f_max <= Nyquist, got {f_min_hz}..{f_max_hz} Hz"
-        )
-    mels = torch.linspace(hz_to_mel(f_min_hz), hz_to_mel(f_max_hz), n_mels + 2, dtype=torch.float64)
-    edges = mel_to_hz(mels)
-    bins_hz = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (bins_hz - lower) / (centre - lower)
-    falling = (upper - bins_hz) / (upper - centre)
-    return torch.minimum(rising, falling).clamp(min=0.0).float()
+from voipdns.dsp.mel import mel_filterbank
 
 
 class LogMelFbank(nn.Module):
@@ -56,8 +31,8 @@ class LogMelFbank(nn.Module):
         self.register_buffer(
             "window", torch.hamming_window(self.window_samples, periodic=False), persistent=False
         )
-        filters = mel_filterbank(n_mels, self.n_fft, sample_rate, f_min_hz, f_max)
-        self.register_buffer("filters", filters, persistent=False)
+        filters = mel_filterbank(sample_rate, self.n_fft, n_mels, f_min_hz, f_max, scale="htk", area_norm=False)
+        self.register_buffer("filters", torch.from_numpy(filters.copy()), persistent=False)  # HTK, peak 1
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         if wave.dim() == 3:
