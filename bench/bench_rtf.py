@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 from flops import gemm_peak_gflops, multiply_adds
 from machine import machine_info
 
-CONF_NET = Path(__file__).resolve().parents[1] / "conf" / "net"
+from voipdns.config import net_config
+
 MODELS = {
     "demucs": "demucs.yaml",
     "demucs_dns64": "demucs_dns64.yaml",
@@ -77,7 +77,7 @@ def bench_model(
     from voipdns.export.quantize import calibration_audio, quantize_int8
     from voipdns.export.source import model_from_config
 
-    source = model_from_config(yaml.safe_load((CONF_NET / MODELS[name]).read_text()), name)
+    source = model_from_config(net_config(MODELS[name].removesuffix(".yaml")), name)
     net = with_embedding(source.net, getattr(source.net, "embedding_dim", 0))
     seconds = noisy.shape[-1] / net.sample_rate
     gflop = 2 * multiply_adds(net, noisy) / 1e9 / seconds  # per second of audio

@@ -14,9 +14,10 @@ import tempfile
 from pathlib import Path
 
 import torch
-import yaml
-from bench_rtf import CONF_NET, noisy_clip, with_embedding
+from bench_rtf import noisy_clip, with_embedding
 from machine import machine_info
+
+from voipdns.config import net_config, to_plain
 
 CONFIGS = {
     "demucs": ("demucs.yaml", {}),
@@ -38,7 +39,7 @@ def bench(name: str, audio, folder: Path) -> list[str]:
     from voipdns.streaming import streamer_for
 
     file, overrides = CONFIGS[name]
-    source = model_from_config({**yaml.safe_load((CONF_NET / file).read_text()), **overrides}, name)
+    source = model_from_config({**to_plain(net_config(file.removesuffix(".yaml"))), **overrides}, name)
     net = with_embedding(source.net, getattr(source.net, "embedding_dim", 0))
     streamer = streamer_for(net)
     path = export_stream_onnx(streamer, folder / f"{name}.onnx", name, source.config)

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
+from voipdns.config import net_config
 from voipdns.models.demucs import Demucs
 from voipdns.models.resample import downsample2, upsample2
 
@@ -112,12 +112,12 @@ def test_upsample_keeps_samples_and_downsample_inverts_it():
 
 
 def test_hydra_configs_build_the_official_layouts(project_root):
-    dns48 = instantiate(OmegaConf.load(project_root / "conf/net/demucs.yaml"))
+    dns48 = instantiate(net_config("demucs"))
     assert isinstance(dns48, Demucs) and dns48.hidden == 48 and dns48.causal
     assert n_params(dns48) == 18_867_937
-    dns64 = OmegaConf.load(project_root / "conf/net/demucs_dns64.yaml")
+    dns64 = net_config("demucs_dns64")
     assert dns64.hidden == 64 and dns64.causal
-    noncausal = OmegaConf.load(project_root / "conf/net/demucs_noncausal.yaml")
+    noncausal = net_config("demucs_noncausal")
     assert noncausal.causal is False and noncausal.hidden == 48
 
 

@@ -10,6 +10,7 @@ import soundfile
 import torch
 from omegaconf import OmegaConf
 
+from voipdns.config import net_config
 from voipdns.dsp.erb_bands import bands_to_bins, erb_centre_bins, erb_filterbank
 from voipdns.dsp.noise_floor import minimum_statistics_floor_db
 from voipdns.dsp.one_pole import attack_release_smooth, time_constant_coefficient
@@ -145,14 +146,14 @@ def test_causal_pooling_bounds_latency_and_clip_pooling_does_not():
 
 
 def test_yaml_configs_instantiate(project_root):
-    net = hydra.utils.instantiate(OmegaConf.load(project_root / "conf/net/dsp_denoiser.yaml"))
+    net = hydra.utils.instantiate(net_config("dsp_denoiser"))
     assert isinstance(net, DspDenoiser) and net.band_weights.shape == (32, 257)
     at_48k = hydra.utils.instantiate(
-        OmegaConf.load(project_root / "conf/net/dsp_denoiser.yaml"), sample_rate=48000
+        net_config("dsp_denoiser"), sample_rate=48000
     )
     assert at_48k.band_weights.shape == (32, 769)
     with_override = hydra.utils.instantiate(
-        OmegaConf.load(project_root / "conf/net/dsp_denoiser.yaml"), overrides={"threshold_db": [3.0] * 32}
+        net_config("dsp_denoiser"), overrides={"threshold_db": [3.0] * 32}
     )
     assert with_override(torch.randn(1, 1, 800)).shape == (1, 1, 800)
     loss = hydra.utils.instantiate(OmegaConf.load(project_root / "conf/loss/dsp_denoiser.yaml"))

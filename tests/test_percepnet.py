@@ -9,6 +9,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from voipdns.config import net_config
 from voipdns.dsp.percepnet_bands import band_centre_bins, percepnet_filterbank
 from voipdns.dsp.percepnet_targets import ideal_gains, ideal_strengths
 from voipdns.losses.percepnet import PercepNetGainLoss, PitchStrengthLoss, VadBceLoss, gain_loss_frames
@@ -282,7 +283,7 @@ def test_draw_q_holds_every_run_for_200_frames_and_is_deterministic():
 
 @pytest.mark.parametrize("name", ["percepnet", "ppn", "upn"])
 def test_net_yaml_instantiates(project_root, name):
-    net = instantiate(OmegaConf.load(project_root / "conf" / "net" / f"{name}.yaml"))
+    net = instantiate(net_config(name))
     assert isinstance(net, PercepNet) and net.dsp.n_bands_total == 34 and net.dsp.n_features == 70
     assert [gru.hidden_size for gru in net.grus] == [512, 512, 512] and net.conv1.out_channels == 512
     assert net.conditioning_dim == {"percepnet": 0, "ppn": 192, "upn": 193}[name]

@@ -9,6 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from voipdns.config import net_config
 from voipdns.losses.sisnr import SiSnrLoss, si_snr_db
 from voipdns.models.unet import NONCAUSAL_FUTURE_FRAMES, MaskUNet
 
@@ -97,7 +98,7 @@ def test_si_snr_is_finite_on_silence():
 
 
 def test_yaml_configs_instantiate(project_root):
-    net = hydra.utils.instantiate(OmegaConf.load(project_root / "conf/net/unet.yaml"))
+    net = hydra.utils.instantiate(net_config("unet"))
     assert isinstance(net, MaskUNet) and net.causal and net.stft.n_fft == 512 and net.stft.hop_samples == 128
     loss = hydra.utils.instantiate(OmegaConf.load(project_root / "conf/loss/unet.yaml"))
     assert isinstance(loss.terms["sisnr"], SiSnrLoss)

@@ -40,6 +40,14 @@ def register_resolvers() -> None:
             OmegaConf.register_new_resolver(name, function)
 
 
+def net_config(name: str) -> DictConfig:
+    """``conf/net/<name>.yaml`` without Hydra: the net's constructor arguments (its ``defaults`` list, which
+    names the base loss for ``voipdns-train``, is left out)."""
+    config = OmegaConf.load(CONFIG_DIR / "net" / f"{name}.yaml")
+    config.pop("defaults", None)
+    return config
+
+
 def to_plain(config: Any) -> Any:
     """DictConfig/ListConfig -> dict/list with interpolations resolved (safe to pickle into checkpoints)."""
     if isinstance(config, (DictConfig, ListConfig)):
