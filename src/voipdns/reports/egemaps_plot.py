@@ -46,6 +46,11 @@ def _draw_family(axes, improvement: pd.DataFrame, condition: str, models: list[s
 def plot_egemaps_improvement(
     improvement: pd.DataFrame, path: str | os.PathLike, title: str = "eGeMAPS MAE improvement over the input"
 ) -> Path:
+    """:func:`egemaps_figure` saved as PNG, PDF and SVG; returns the PNG path."""
+    return save_figure(egemaps_figure(improvement, title), path)
+
+
+def egemaps_figure(improvement: pd.DataFrame, title: str = "eGeMAPS MAE improvement over the input") -> plt.Figure:
     """Horizontal bars of ``improvement_pct`` (rows of :func:`voipdns.reports.egemaps.egemaps_improvement`
     for one frame set); a ``condition`` column with several conditions gives one panel column each."""
     if improvement.empty:
@@ -79,4 +84,4 @@ def plot_egemaps_improvement(
         axes.set_xlabel(X_LABEL, fontsize=8)
     add_legend(figure, grid[0, 0].get_legend_handles_labels())
     figure.suptitle(title, fontsize=11)
-    return save_figure(figure, path)
+    return figure

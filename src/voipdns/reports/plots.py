@@ -22,6 +22,8 @@ from voipdns.reports.metric_labels import axis_label, metric_info, metric_label 
 from voipdns.reports.table import ConditionSummary  # noqa: E402
 
 FORMATS = ("png", "pdf", "svg")
+# text stays text in SVG and PDF (TrueType), so figures can be edited and searched
+matplotlib.rcParams.update({"svg.fonttype": "none", "pdf.fonttype": 42})
 PNG_DPI = 200
 # headroom above the highest error bar, as a fraction of the plotted span (room for the NaN notes)
 HEADROOM = 0.15
@@ -57,19 +59,19 @@ def _clip_count_label(summary: ConditionSummary, condition: str) -> str:
 
 
 def _value_limits(metric: str, low: float, high: float) -> tuple[float, float]:
-    """y range: the scale's bottom (0 for unbounded metrics) up to the data plus headroom, capped at the
-    scale's top; MOS axes show their whole 1-5 scale."""
+    """y range: from the bars' base (the scale's bottom, 0 for unbounded metrics; lower when values are
+    negative) up to the data plus headroom, capped at the scale's top; MOS axes show their whole 1-5 scale."""
     info = metric_info(metric)
     if info.scale is not None and info.full_scale_axis:
         return info.scale
-    bottom = info.scale[0] if info.scale is not None else min(0.0, low)
-    top = max(high, bottom + 1e-6) if np.isfinite(high) else bottom + 1.0
-    span = top - bottom
-    top += HEADROOM * span
+    floor = info.scale[0] if info.scale is not None else 0.0
+    low = min(floor, low) if np.isfinite(low) else floor
+    high = max(floor, high) if np.isfinite(high) else floor + 1.0
+    span = max(high - low, 1e-6)
+    top = high + HEADROOM * span
     if info.scale is not None:
         top = min(top, info.scale[1])
-    if info.scale is None and low < 0:
-        bottom -= HEADROOM * span
+    bottom = low - HEADROOM * span if low < floor else low
     return bottom, top
 
 
@@ -91,6 +93,11 @@ def _bar_errors(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarr
 def plot_metric_by_condition(
     summary: ConditionSummary, metric: str, path: str | os.PathLike, title: str | None = None
 ) -> Path:
+    """:func:`metric_figure` saved as PNG, PDF and SVG; returns the PNG path."""
+    return save_figure(metric_figure(summary, metric, title), path)
+
+
+def metric_figure(summary: ConditionSummary, metric: str, title: str | None = None) -> plt.Figure:
     """Grouped bars with 95 % intervals: one group per condition (n clips below it), one bar per model.
     Conditions where a model failed on every clip have no bar; failure counts > 0 are written above."""
     conditions = list(summary.mean.index)
@@ -139,4 +146,4 @@ def plot_metric_by_condition(
     add_legend(figure, axes.get_legend_handles_labels())
     if title:
         figure.suptitle(title, fontsize=12)
-    return save_figure(figure, path)
+    return figure
