@@ -55,7 +55,7 @@ def test_eval_input_writes_scores_report_and_resumes_without_rescoring(tmp_path)
     counting = Enhancer("input", RATE, lambda chunk: calls.append(1) or identity.enhance(chunk))
     options = dict(metrics=["pesq_wb", "stoi", "si_sdr"], num_workers=0, chunk_seconds=20.0, overlap_seconds=1.0,
                    save_enhanced=True, label="input")
-    files = evaluate(dataset, counting, tmp_path / "eval", **options)
+    files = evaluate(dataset, counting, tmp_path / "eval", **options).files
     rows = _rows(tmp_path / "eval" / "scores.csv")
     assert len(rows) == 2 and len(calls) == 2
     # the identity's scores are the input's scores

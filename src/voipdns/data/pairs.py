@@ -135,7 +135,7 @@ class PairedFolderDataset(Dataset):
             except AudioFileError as error:
                 if self.on_bad_pair == "error":
                     raise
-                self.skipped[str(noisy)] = str(error)
+                self.skipped[str(noisy)] = error.problem if error.path == str(noisy) else str(error)
                 continue
             if diff > max_mismatch_seconds * self.sample_rate and self.on_bad_pair == "skip":
                 self.skipped[str(noisy)] = f"length differs from {clean} by {diff} samples (> {max_mismatch_seconds} s)"
