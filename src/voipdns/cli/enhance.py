@@ -8,7 +8,7 @@ import hydra
 from omegaconf import DictConfig
 
 from voipdns.cli.common import log
-from voipdns.cli.entry import cli_entry
+from voipdns.cli.entry import UsageError, cli_entry
 from voipdns.config import CONFIG_DIR
 from voipdns.enhancers import load_enhancer, load_streamer
 from voipdns.inference import AudioStreamError, enhance_file
@@ -39,9 +39,9 @@ def unique_targets(sources: list[Path], root: Path, output: Path) -> dict[Path, 
     for source in sources:
         target = target_path(source, root, output)
         if target.resolve() == source.resolve():
-            raise ValueError(f"{source}: the output would overwrite this input; choose another output= folder")
+            raise UsageError(f"{source}: the output would overwrite this input; choose another output= folder")
         if target in source_of:
-            raise ValueError(f"{source_of[target]} and {source} would both be written to {target}: rename or "
+            raise UsageError(f"{source_of[target]} and {source} would both be written to {target}: rename or "
                              f"move one of them, or enhance them in separate runs")
         source_of[target] = source
     return {source: target for target, source in source_of.items()}
