@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from voipdns.audio import AudioFileError
+from voipdns.audio import AudioFileError, save_audio
 from voipdns.data.alignment import AlignmentError
 from voipdns.enhancers import Enhancer
 from voipdns.inference import ChunkedEnhancer
@@ -36,8 +36,6 @@ def enhance_clip(enhancer: Enhancer, noisy: np.ndarray, chunk_seconds: float, ov
     chunker = ChunkedEnhancer(enhancer.enhance, round(chunk_seconds * rate), round(overlap_seconds * rate))
     estimate = np.concatenate(list(chunker.process(iter([noisy.astype(np.float32)]))))
     if save_to is not None:
-        from voipdns.audio import save_audio
-
         save_audio(save_to, estimate[None], rate)
     return estimate
 

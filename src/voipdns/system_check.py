@@ -13,7 +13,7 @@ VOIP_ENCODERS = ("libopus", "pcm_mulaw", "pcm_alaw", "g722", "libgsm", "libopenc
 
 
 def missing_encoders() -> list[str]:
-    import av
+    import av  # deferred: this check reports a broken native library instead of failing on import
 
     available = av.codecs_available
     return [name for name in VOIP_ENCODERS if name not in available]
@@ -22,7 +22,7 @@ def missing_encoders() -> list[str]:
 def main() -> int:
     problems = []
     try:
-        import soundfile
+        import soundfile  # deferred: a broken libsndfile is reported, not raised at import
 
         soundfile.available_formats()
     except Exception as error:  # noqa: BLE001 - report whatever broke the import

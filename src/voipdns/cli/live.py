@@ -11,6 +11,7 @@ from voipdns.cli.common import log
 from voipdns.cli.entry import cli_entry
 from voipdns.config import CONFIG_DIR
 from voipdns.enhancers import load_streamer
+from voipdns.live.devices import DeviceSink, DeviceSource, format_devices, list_devices
 from voipdns.live.io import AudioSink, AudioSource, FileSink, FileSource
 from voipdns.live.loop import LiveReport, run_live
 from voipdns.live.postprocess import PostChain
@@ -39,22 +40,16 @@ def build_io(cfg: DictConfig, sample_rate: int) -> tuple[AudioSource, AudioSink]
     if cfg.input:
         source: AudioSource = FileSource(cfg.input, sample_rate, cfg.block_samples)
     else:
-        from voipdns.live.devices import DeviceSource
-
         source = DeviceSource(cfg.input_device, sample_rate, cfg.block_samples, cfg.device_sample_rate)
     if cfg.output:
         sink: AudioSink = FileSink(cfg.output, sample_rate)
     else:
-        from voipdns.live.devices import DeviceSink
-
         sink = DeviceSink(cfg.output_device, sample_rate, cfg.block_samples, cfg.device_sample_rate)
     return source, sink
 
 
 def run(cfg: DictConfig) -> LiveReport | None:
     if cfg.list_devices:
-        from voipdns.live.devices import format_devices, list_devices
-
         print(format_devices(list_devices()))
         return None
     torch.set_num_threads(int(cfg.threads))

@@ -39,9 +39,12 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from voipdns.audio import list_audio_files, load_audio
+from voipdns.data.synthetic import SyntheticSpeechDataset
 from voipdns.export.adapters import KEEP_FLOAT_KEY
 from voipdns.export.metadata import read_metadata, set_metadata
 from voipdns.export.runtime import OnnxNet
+from voipdns.metrics.intrusive import pesq_wb
 
 #: voicebank-demand-debug layout: clean/ and noisy/ with the same file names
 PAIRS_SUBDIR = Path("pairs") / "voicebank-demand-debug"
@@ -184,8 +187,6 @@ def _quantize_static(source: Path, target: Path, feeds, keep_float: str, op_type
 def quality_clips(count: int, seconds: float, sample_rate: int, shared_data: str | Path | None = None):
     """``count`` (name, clean, noisy) pairs: real VoiceBank-DEMAND pairs when present, else synthetic ones."""
     if shared_data and (Path(shared_data) / PAIRS_SUBDIR / "clean").is_dir():
-        from voipdns.audio import load_audio
-
         folder = Path(shared_data) / PAIRS_SUBDIR
         names = sorted(p.name for p in (folder / "clean").glob("*.wav"))[:count]
         return [
@@ -193,8 +194,6 @@ def quality_clips(count: int, seconds: float, sample_rate: int, shared_data: str
              load_audio(folder / "noisy" / name, sample_rate)[0].numpy())
             for name in names
         ]  # fmt: skip
-    from voipdns.data.synthetic import SyntheticSpeechDataset
-
     data = SyntheticSpeechDataset(
         num_items=count, segment_seconds=seconds, sample_rate=sample_rate, seed=1234
     )
@@ -211,12 +210,8 @@ def calibration_audio(
     ``seconds``), else synthetic speech in noise drawn apart from ``quality_clips``' (another seed), so the
     quality report is never measured on calibration audio."""
     if folder:
-        from voipdns.audio import list_audio_files, load_audio
-
         files = list_audio_files(folder)[:count]
         return [load_audio(p, sample_rate)[0, : int(seconds * sample_rate)].numpy() for p in files]
-    from voipdns.data.synthetic import SyntheticSpeechDataset
-
     data = SyntheticSpeechDataset(num_items=count, segment_seconds=seconds, sample_rate=sample_rate, seed=4321)
     return [data[i]["noisy"][0].numpy() for i in range(count)]
 
@@ -252,8 +247,6 @@ def output_snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 
 def _pesq_or_nan(clean: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
-    from voipdns.metrics.intrusive import pesq_wb
-
     try:
         return float(pesq_wb(clean, estimate, sample_rate))
     except Exception:  # a clip PESQ rejects (no utterance found) counts as NaN, never 0

@@ -101,7 +101,7 @@ _session_lock = threading.Lock()
 
 @cache
 def _cached_session(path: str, expected_sha256: str, intra_op_threads: int):
-    import onnxruntime as ort
+    import onnxruntime as ort  # deferred: scoring workers without DNSMOS never load ONNX Runtime
 
     verify_model_file(Path(path), expected_sha256)
     options = ort.SessionOptions()

@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from voipdns.features.egemaps import EGEMAPS_LLD_NAMES, egemaps_lld
 from voipdns.metrics.scoring import ClipScores, MetricFailure, register_scorer
 from voipdns.metrics.silence import require_sound
 
@@ -38,8 +39,6 @@ def short_name(lld_name: str) -> str:
 
 
 def lld_names() -> tuple[str, ...]:
-    from voipdns.features.egemaps import EGEMAPS_LLD_NAMES
-
     return EGEMAPS_LLD_NAMES
 
 
@@ -53,8 +52,6 @@ def lld_errors(clean: np.ndarray, degraded: np.ndarray, sample_rate: int) -> dic
 
     ``"voiced"`` is all-NaN when the clean clip has no voiced frame. Signals are cropped to equal length.
     """
-    from voipdns.features.egemaps import egemaps_lld
-
     num_samples = min(len(clean), len(degraded))
     names, clean_lld = egemaps_lld(np.asarray(clean[:num_samples], np.float32), sample_rate)
     _, test_lld = egemaps_lld(np.asarray(degraded[:num_samples], np.float32), sample_rate)

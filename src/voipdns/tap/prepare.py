@@ -85,7 +85,7 @@ def split_noises(noise_files: list[Path], held_out_fraction: float, seed: int) -
 
 
 def _cache_key(*parts: object) -> str:
-    import opensmile
+    import opensmile  # deferred: a native library, loaded only when features are computed
 
     text = json.dumps([CACHE_VERSION, opensmile.__version__, *[str(p) for p in parts]])
     return hashlib.sha1(text.encode()).hexdigest()[:20]

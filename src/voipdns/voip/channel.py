@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from voipdns.arrays import to_mono_numpy
+from voipdns.config import to_plain
 from voipdns.voip.agc import AutomaticGainControl
 from voipdns.voip.conditions import parse_condition
 from voipdns.voip.link import CodecLink
@@ -137,7 +138,7 @@ class ChannelSimulator:
     condition: str | None = None
 
     def __post_init__(self) -> None:
-        self.stages = [build_stage(_plain(stage)) for stage in self.stages]
+        self.stages = [build_stage(to_plain(stage)) for stage in self.stages]
 
     def process(self, wav: np.ndarray | torch.Tensor, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
         """Run every stage; returns (output like `wav` as float32 numpy [T], per-stage statistics)."""
@@ -175,7 +176,7 @@ def make_preset(
     type to the parameters to change, e.g.
     ``{"link": {"loss": {"p": 0.05}}, "denoiser": {"gain_floor_db": -20}}``."""
     stages = preset_stages(condition)
-    for kind, params in (_plain(overrides) or {}).items():
+    for kind, params in (to_plain(overrides) or {}).items():
         matching = [stage for stage in stages if stage["type"] == kind]
         if not matching:
             raise ValueError(
@@ -186,13 +187,3 @@ def make_preset(
     return ChannelSimulator(stages=stages, sample_rate=sample_rate, condition=condition)
 
 
-def _plain(value: Any) -> Any:
-    """OmegaConf containers (Hydra passes them) -> plain dicts/lists."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(value, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(value, resolve=True)
-    except ImportError:  # pragma: no cover - omegaconf ships with hydra
-        pass
-    return value
