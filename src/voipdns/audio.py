@@ -18,6 +18,7 @@ import soundfile as sf
 import torch
 
 from voipdns.resampler import resample  # noqa: F401  (the project's one resampler, part of this module's API)
+from voipdns.truncated_audio import check_wav_length
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -51,6 +52,7 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         info = sf.info(str(path))
     except (sf.SoundFileError, RuntimeError, OSError) as err:
         raise AudioFileError(path, f"unreadable audio file ({_first_line(err)})") from err
+    check_wav_length(path, int(info.frames), int(info.samplerate))  # warns when the header promises more
     return AudioInfo(frames=int(info.frames), sample_rate=int(info.samplerate), channels=int(info.channels))
 
 

@@ -14,10 +14,13 @@ else is a bug and keeps Hydra's report. ``HYDRA_FULL_ERROR=1`` shows the full tr
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,9 @@ from omegaconf.errors import MissingMandatoryValue
 
 from voipdns.audio import AudioFileError
 from voipdns.checkpoint_formats.errors import CheckpointError
+from voipdns.truncated_audio import LOG_ENV as TRUNCATED_LOG_ENV
+from voipdns.truncated_audio import forget_recorded
+from voipdns.truncated_audio import summary_line as truncated_summary_line
 
 USAGE_EXIT_CODE = 2  # argparse's status for a command-line mistake
 INTERRUPTED_EXIT_CODE = 130  # the shell's status for a process stopped by SIGINT
@@ -83,11 +89,15 @@ def check_mandatory(cfg: DictConfig, needed: Iterable[str] | None = None) -> Non
         raise UsageError(f"missing mandatory value(s): {', '.join(missing)}; set them on the command line: {example}")
 
 
+#: OS errors about the place a run writes to (read-only file system, full disk): the user picks another.
+USER_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+
+
 def user_error_in(error: BaseException) -> BaseException | None:
     """The user error that caused ``error`` (Hydra wraps constructor errors), or None if it is not one."""
     seen = set()
     while error is not None and id(error) not in seen:
-        if isinstance(error, USER_ERRORS):
+        if isinstance(error, USER_ERRORS) or (isinstance(error, OSError) and error.errno in USER_ERRNOS):
             return error
         seen.add(id(error))
         error = error.__cause__ or error.__context__
@@ -98,8 +108,8 @@ def one_line(error: BaseException) -> str:
     if isinstance(error, MissingMandatoryValue):  # OmegaConf's message spans lines of internals
         key = getattr(error, "full_key", None) or str(error).splitlines()[0].rsplit(":", 1)[-1].strip()
         return f"missing mandatory value: {key}; set it on the command line: {key}=..."
-    if isinstance(error, PermissionError) and error.filename:
-        return f"{error.filename}: not writable ({error.strerror}); choose another folder or fix its permissions"
+    if isinstance(error, OSError) and error.errno in USER_ERRNOS and error.filename:
+        return f"{error.filename}: cannot write ({error.strerror}); choose another folder, or fix it and rerun"
     text = " ".join(str(error).split()) or type(error).__name__
     return text
 
@@ -138,6 +148,26 @@ def _report_interrupt(task: Callable, cfg: DictConfig, resume: ResumeOverrides |
     print(f"\n{program_name(task)}: interrupted. Continue where it stopped with:\n  {command}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _truncated_audio_report(program: str):
+    """Count truncated WAV files read by the run and its worker processes; one closing line names them."""
+    forget_recorded()
+    shared = None
+    if not os.environ.get(TRUNCATED_LOG_ENV):  # workers inherit the variable and append to the file
+        handle, shared = tempfile.mkstemp(prefix="voipdns-truncated-audio-", suffix=".tsv")
+        os.close(handle)
+        os.environ[TRUNCATED_LOG_ENV] = shared
+    try:
+        yield
+    finally:
+        line = truncated_summary_line()
+        if line:
+            print(f"{program}: warning: {line}", file=sys.stderr)
+        if shared:
+            os.environ.pop(TRUNCATED_LOG_ENV, None)
+            Path(shared).unlink(missing_ok=True)
+
+
 def _full_error_wanted() -> bool:
     return os.environ.get("HYDRA_FULL_ERROR") == "1"
 
@@ -157,7 +187,8 @@ def cli_entry(
         def run(cfg: DictConfig):
             try:
                 check_mandatory(cfg, needs(cfg) if needs else None)
-                return task(cfg)
+                with _truncated_audio_report(program_name(task)):
+                    return task(cfg)
             except KeyboardInterrupt:
                 _report_interrupt(task, cfg, resume)
                 raise SystemExit(INTERRUPTED_EXIT_CODE) from None
