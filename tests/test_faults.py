@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -271,3 +272,123 @@ def test_ctrl_c_after_lightnings_graceful_shutdown_prints_it_too(tmp_path, capsy
             sys.exit(1)  # what Lightning's trainer does after on_exception callbacks
 
     assert "ckpt_path=last" in _interrupted_run_stderr(tmp_path, capsys, monkeypatch, lightning_like)
+
+
+# --- item 11: an unwritable checkpoint folder stops the run with one message; last.ckpt stays intact ---
+
+
+def test_atomic_write_keeps_the_old_checkpoint_when_the_folder_refuses_the_new_one(tmp_path):
+    import errno
+
+    from voipdns.callbacks.checkpoints import CheckpointWriteError, write_atomically
+
+    last = tmp_path / "last.ckpt"
+    write_atomically(lambda partial: open(partial, "wb").write(b"step 2"), str(last), True, None)
+    assert last.read_bytes() == b"step 2" and not list(tmp_path.glob("*.partial"))
+
+    def refused(partial):
+        raise PermissionError(errno.EACCES, "Permission denied", partial)
+
+    for save in (refused, lambda partial: None):  # None: fsspec swallowed the PermissionError, nothing written
+        with pytest.raises(CheckpointWriteError) as info:
+            write_atomically(save, str(last), True, str(last))
+        assert f"cannot write checkpoint {last}" in str(info.value)
+        assert f"the last good checkpoint {last} is intact" in str(info.value) and info.value.errno == errno.EACCES
+        assert last.read_bytes() == b"step 2"
+
+
+
+
+def test_training_stops_with_one_message_when_checkpoints_stop_being_written(tmp_path):
+    import lightning as L
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    from voipdns.callbacks.checkpoints import (
+        AtomicModelCheckpoint,
+        AtomicOnExceptionCheckpoint,
+        CheckpointWriteError,
+    )
+
+    class Tiny(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch).pow(2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    class FolderTurnsReadOnly(TorchCheckpointIO):
+        """Writes the first checkpoint, then does nothing, as fsspec does when the final move is refused."""
+
+        saves = 0
+
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            FolderTurnsReadOnly.saves += 1
+            if FolderTurnsReadOnly.saves == 1:
+                super().save_checkpoint(checkpoint, path, storage_options)
+
+    folder = tmp_path / "checkpoints"
+    trainer = L.Trainer(
+        max_steps=6, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        plugins=[FolderTurnsReadOnly()],
+        callbacks=[AtomicModelCheckpoint(dirpath=folder, save_top_k=0, save_last=True, every_n_train_steps=2),
+                   AtomicOnExceptionCheckpoint(dirpath=folder)],
+    )  # fmt: skip
+    with pytest.raises(CheckpointWriteError, match=r"last\.ckpt: nothing was written.*last\.ckpt is intact"):
+        trainer.fit(Tiny(), torch.utils.data.DataLoader(torch.randn(16, 2), batch_size=2))
+    assert torch.load(folder / "last.ckpt", weights_only=False)["global_step"] == 2  # the good one, whole
+    assert sorted(path.name for path in folder.iterdir()) == ["last.ckpt"]  # no on_exception.ckpt attempt
+
+
+# --- item 9: a truncated WAV is read with a warning naming both durations, and counted in the run summary ---
+
+
+def _truncated_wav(path, header_seconds=5.0, present_seconds=1.7):
+    sf.write(path, 0.1 * np.sin(np.arange(int(header_seconds * SR)) / 7), SR, subtype="PCM_16")
+    data_start = 44  # soundfile writes a canonical 44-byte header for 16-bit PCM mono
+    path.write_bytes(path.read_bytes()[: data_start + int(present_seconds * SR) * 2])
+    return path
+
+
+def test_truncated_wav_warns_with_both_durations_and_is_counted(tmp_path, monkeypatch):
+    from voipdns.audio import load_audio
+    from voipdns.data.reader import AudioReader
+    from voipdns.truncated_audio import LOG_ENV, TruncatedAudioWarning, forget_recorded, summary_line
+
+    monkeypatch.delenv(LOG_ENV, raising=False)
+    forget_recorded()
+    path = _truncated_wav(tmp_path / "cut.wav")
+    sf.write(tmp_path / "whole.wav", speechlike(0.5), SR)
+    with pytest.warns(TruncatedAudioWarning, match=r"cut\.wav \(5\.00 s in the header, 1\.70 s present\)"):
+        wav = load_audio(path, SR)
+    assert wav.shape[-1] == int(1.7 * SR)  # what is there is read
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a whole file and a second read of the cut one: no new warning
+        load_audio(tmp_path / "whole.wav", SR)
+        AudioReader(SR).load(path)
+    assert summary_line() == (f"1 truncated WAV file(s) were read short (header longer than the data): "
+                              f"{path} (5.00 s in the header, 1.70 s present)")  # fmt: skip
+
+
+def test_truncated_wav_read_in_a_worker_process_reaches_the_run_summary(tmp_path, monkeypatch, capsys):
+    import multiprocessing
+
+    from voipdns.audio import load_audio
+    from voipdns.cli.entry import cli_entry
+
+    path = _truncated_wav(tmp_path / "cut.wav")
+
+    def task(cfg):
+        worker = multiprocessing.get_context("fork").Process(target=load_audio, args=(path, SR))
+        worker.start()
+        worker.join()
+        assert worker.exitcode == 0
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cli_entry()(task)(OmegaConf.create({}))
+    err = capsys.readouterr().err
+    assert f"warning: 1 truncated WAV file(s) were read short (header longer than the data): {path}" in err
