@@ -24,6 +24,7 @@ from voipdns.export.source import load_model
 from voipdns.export.stream_graph import load_onnx_streamer
 from voipdns.inference import torch_batch_enhancer, torch_enhancer
 from voipdns.pretrained import load_net
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.streaming import Streamer, streamer_for
 
 #: the spec that means "no model": evaluates the unprocessed input
@@ -70,7 +71,7 @@ def load_streamer(spec: str | Path, threads: int = 1, **options) -> Streamer:
     return streamer_for(load_model(spec).net, **options)
 
 
-def load_enhancer(spec: str, device: str = "cpu", sample_rate: int = 16000, stream: bool = False) -> Enhancer:
+def load_enhancer(spec: str, device: str = "cpu", sample_rate: int = DEFAULT_SAMPLE_RATE, stream: bool = False) -> Enhancer:
     if spec == IDENTITY_SPEC:
         return Enhancer(IDENTITY_SPEC, sample_rate, lambda chunk: np.array(chunk, dtype=np.float32, copy=True))
     if stream:

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from voipdns.data.epochs import EpochIndexSampler
 from voipdns.data.resumable import EpochSeededSampler, ResumableDataLoader, ResumeState
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 
 def _single_thread_worker(_: int) -> None:
@@ -75,7 +76,7 @@ class EnhancementDataModule(pl.LightningDataModule):
                 f"EnhancementDataModule: datasets disagree on sample_rate: {rates} "
                 f"(data.sample_rate={sample_rate})"
             )
-        return known.pop() if known else 16000
+        return known.pop() if known else DEFAULT_SAMPLE_RATE
 
     def setup(self, stage: str | None = None) -> None:
         needed = {"fit": ("train",), "validate": ("val",), "test": ("test",)}.get(stage or "", ())

@@ -30,6 +30,7 @@ from voipdns.data.pairs import PairedFolderDataset
 from voipdns.data.reader import AudioReader, as_path_list
 from voipdns.data.rir import REVERB_TARGETS, RIRSource, apply_reverb
 from voipdns.data.splits import select_split
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 TEST_SUBSETS = ("no_reverb", "with_reverb", "real_recordings")
 SPLIT_BY = ("file", "reader")
@@ -95,7 +96,7 @@ class DNS2020SynthesisDataset(Dataset):
         reverb_probability: float = 0.0,
         reverb_target: str = "reverberant",
         early_ms: float = 50.0,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         seed: int = 0,
         split: str = "all",
         val_fraction: float = 0.05,
@@ -201,7 +202,7 @@ class DNS2020TestSet(ConcatDataset):
         self,
         root: str | os.PathLike,
         subsets: Sequence[str] = ("no_reverb", "with_reverb"),
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
     ) -> None:
         self.root, self.sample_rate = Path(root), int(sample_rate)
         subsets = [subsets] if isinstance(subsets, str) else list(subsets)

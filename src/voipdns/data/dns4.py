@@ -42,6 +42,7 @@ from voipdns.data.reader import AudioReader, as_path_list
 from voipdns.data.rir import REVERB_TARGETS, RIRSource, apply_reverb
 from voipdns.data.splits import select_split
 from voipdns.dsp.percepnet_frames import num_frames
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.speaker.q_flags import draw_q
 
 TRACKS = ("personalized", "non_personalized", "unified")
@@ -126,7 +127,7 @@ class DNS4Dataset(Dataset):
         missing_enrollment: str = "error",
         q_min_hold_frames: int = 200,
         q_probabilities: Sequence[float] = (1 / 3, 1 / 3, 1 / 3),
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         seed: int = 0,
         split: str = "all",
         val_fraction: float = 0.05,

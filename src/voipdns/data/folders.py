@@ -18,6 +18,7 @@ from voipdns.data.epochs import check_index, item_rng, split_index
 from voipdns.data.mixing import as_range, mix, uniform
 from voipdns.data.reader import AudioReader, as_path_list
 from voipdns.data.splits import SPEAKER_FROM, select_split, speaker_of
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 SPLIT_BY = ("speaker", "file")
 
@@ -51,7 +52,7 @@ class FolderMixDataset(Dataset):
         snr_db_range: Sequence[float] = (-5.0, 20.0),
         level_dbfs_range: Sequence[float] = (-35.0, -15.0),
         seed: int = 0,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         split: str = "train",
         val_fraction: float = 0.1,
         split_by: str = "speaker",

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from voipdns.audio import AUDIO_EXTENSIONS, AudioFileError, list_audio_files
 from voipdns.data.epochs import check_index, item_rng, split_index
 from voipdns.data.reader import AudioReader
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 PAIR_BY = ("name", "fileid")
 _FILEID = re.compile(r"fileid_(\d+)(?!.*fileid_\d)")
@@ -72,7 +73,7 @@ class PairedFolderDataset(Dataset):
         self,
         noisy_dir: str | os.PathLike,
         clean_dir: str | os.PathLike | None = None,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         pair_by: str = "name",
         segment_seconds: float | None = None,
         seed: int = 0,

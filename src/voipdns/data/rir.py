@@ -24,6 +24,7 @@ import torch
 from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files, load_audio
 from voipdns.data.mixing import as_range
 from voipdns.dsp.room_impulse import reverberate, shoebox_rir, synthetic_rir
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 REVERB_TARGETS = ("reverberant", "dry", "early")
 SIMULATION_METHODS = {"pyroomacoustics": shoebox_rir, "synthetic": synthetic_rir}
@@ -45,7 +46,7 @@ class RIRSource:
         rt60_range_seconds: Sequence[float] = (0.2, 1.0),
         num_simulated_rooms: int = 64,
         method: str = "pyroomacoustics",
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         seed: int = 0,
         extensions: Sequence[str] = AUDIO_EXTENSIONS,
     ) -> None:
@@ -103,7 +104,7 @@ def apply_reverb(
     clean: torch.Tensor,
     rir: torch.Tensor,
     target: str = "reverberant",
-    sample_rate: int = 16000,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
     early_ms: float = 50.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(reverberant speech, training target) for `clean[1, T]`; see the module doc for `target`."""

@@ -16,6 +16,7 @@ from voipdns.data.epochs import check_index, item_rng, split_index
 from voipdns.data.mixing import as_range, mix, uniform
 from voipdns.data.noise_synth import NOISE_GENERATORS, generate_noise
 from voipdns.data.speech_synth import synthesize_speech
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 DEFAULT_NOISE_TYPES = tuple(NOISE_GENERATORS)
 
@@ -39,7 +40,7 @@ class SyntheticSpeechDataset(Dataset):
         self,
         num_items: int = 1000,
         segment_seconds: float = 4.0,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         snr_db_range: Sequence[float] = (-5.0, 20.0),
         level_dbfs_range: Sequence[float] = (-35.0, -15.0),
         seed: int = 0,

@@ -35,6 +35,7 @@ from voipdns.data.epochs import check_index, item_rng, split_index
 from voipdns.data.pairs import pair_key
 from voipdns.data.reader import AudioReader
 from voipdns.data.splits import select_split
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.voip.conditions import partition_name, select_conditions
 
 SPLITS = ("train", "test")
@@ -76,7 +77,7 @@ class VoIPDNSDataset(Dataset):
         clean_partition: str = "src_clean",
         segment_seconds: float | None = None,
         items_per_file: int = 1,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         align: bool = True,
         delay_cache: str | os.PathLike | None = "auto",
         max_delay_seconds: float = 2.0,

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from voipdns.rates import DEFAULT_SAMPLE_RATE
+
 
 def erb_filterbank(low_bins: int, erb_bands: int, n_fft: int, sample_rate: int) -> torch.Tensor:
     """``[erb_bands, n_fft // 2 + 1 - low_bins]``: triangular ERB bands above the ``low_bins`` kept bins.
@@ -50,7 +52,7 @@ def erb_filterbank(low_bins: int, erb_bands: int, n_fft: int, sample_rate: int) 
 class ERB(nn.Module):
     """Band merging ``bm`` (257 bins -> 65 + 64 ERB bands) and its transpose ``bs``; both matrices are fixed."""
 
-    def __init__(self, low_bins: int = 65, erb_bands: int = 64, n_fft: int = 512, sample_rate: int = 16000):
+    def __init__(self, low_bins: int = 65, erb_bands: int = 64, n_fft: int = 512, sample_rate: int = DEFAULT_SAMPLE_RATE):
         super().__init__()
         filters = erb_filterbank(low_bins, erb_bands, n_fft, sample_rate)
         self.low_bins = low_bins

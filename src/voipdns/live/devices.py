@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.resampler import stream_resampler
 
 INSTALL_HINT = (
@@ -82,7 +83,7 @@ class DeviceSource:
     def __init__(
         self,
         device: int | str | None = None,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         block_samples: int = 256,
         device_sample_rate: int | None = None,
         timeout_seconds: float = 2.0,
@@ -120,7 +121,7 @@ class DeviceSink:
     def __init__(
         self,
         device: int | str | None = None,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         block_samples: int = 256,
         device_sample_rate: int | None = None,
     ):

@@ -18,11 +18,13 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import signal
 
+from voipdns.rates import DEFAULT_SAMPLE_RATE
+
 
 class VoiceBandEQ:
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         low_cut_hz: float = 80.0,
         high_cut_hz: float = 7000.0,
         order: int = 2,
@@ -67,7 +69,7 @@ def peaking_biquad(sample_rate: int, centre_hz: float, gain_db: float, q: float)
 class NoiseGate:
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         threshold_db: float = -45.0,
         reduction_db: float = 20.0,
         attack_ms: float = 2.0,

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from voipdns.losses.waveform import _pair
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 DISTANCES = ("l1", "l2")
 
@@ -81,7 +82,7 @@ class WaveformFrameLoss(nn.Module):
         distance: str = "l1",
         frame_seconds: float = 0.02,
         hop_seconds: float = 0.01,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
     ):
         super().__init__()
         self.distance = _check_distance(distance, type(self).__name__)

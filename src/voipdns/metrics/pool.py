@@ -29,6 +29,7 @@ from voipdns.metrics.scoring import (
     to_mono_numpy,
 )
 from voipdns.metrics.summary import Summary, summarize
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.worker_guard import exit_with_parent
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class ScoringPool:
         self,
         num_workers: int = 2,
         metrics: Sequence[str | ScorerSpec] = DEFAULT_METRICS,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         start_method: str = "spawn",
     ):
         if num_workers < 0:
@@ -173,7 +174,7 @@ def score_many(
     pairs: Iterable[tuple],
     num_workers: int = 2,
     metrics: Sequence[str | ScorerSpec] = DEFAULT_METRICS,
-    sample_rate: int = 16000,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
     progress: Progress | None = None,
 ) -> PoolResults:
     """Score ``(key, clean, estimate[, noisy])`` tuples; calls ``progress(done, total)`` while waiting."""

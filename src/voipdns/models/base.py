@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from voipdns.enhance_api import enhance_audio
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 
 class EnhancementNet(nn.Module):
@@ -14,7 +15,7 @@ class EnhancementNet(nn.Module):
     ``training_outputs`` when their loss needs more than the waveform (masks, gains, VAD logits).
     """
 
-    sample_rate: int = 16000
+    sample_rate: int = DEFAULT_SAMPLE_RATE
     #: Samples of future input the net needs before it can emit a sample (0 for offline nets' streaming use).
     latency_samples: int = 0
     #: True when no output sample depends on input more than ``latency_samples`` later (streamable in principle;

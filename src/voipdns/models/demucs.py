@@ -13,6 +13,7 @@ from torch import nn
 
 from voipdns.models.base import EnhancementNet
 from voipdns.models.resample import downsample2, upsample2
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 #: Extra input the streaming resampler needs past a frame (samples at the input rate), as in the reference.
 RESAMPLE_LOOKAHEAD_SAMPLES = 64
@@ -82,7 +83,7 @@ class Demucs(EnhancementNet):
         glu: bool = True,
         rescale: float = 0.1,
         floor: float = 1e-3,
-        sample_rate: int = 16_000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
     ):
         super().__init__()
         if resample not in (1, 2, 4):

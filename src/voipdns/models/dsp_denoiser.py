@@ -25,6 +25,7 @@ from voipdns.dsp.one_pole import attack_release_smooth, time_constant_coefficien
 from voipdns.dsp.spectral_gate import db_to_amplitude, gate_gain_db, power_to_db
 from voipdns.dsp.stft import Stft
 from voipdns.models.base import EnhancementNet
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 KNOBS = ("threshold_db", "reduction_db", "attack_ms", "release_ms")
 #: Knobs whose range is mapped on a log scale (time constants span decades).
@@ -91,7 +92,7 @@ class DspDenoiser(EnhancementNet):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         window_ms: float = 32.0,
         hop_ms: float = 8.0,
         num_bands: int = 32,

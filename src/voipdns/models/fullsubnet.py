@@ -17,6 +17,7 @@ from voipdns.dsp.drop_band import drop_band
 from voipdns.dsp.laplace_norm import get_norm
 from voipdns.dsp.stft import Stft
 from voipdns.models.base import EnhancementNet
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 
 class SequenceHead(nn.Module):
@@ -74,7 +75,7 @@ class FullSubNet(EnhancementNet):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         n_fft: int = 512,
         hop_samples: int = 256,
         win_samples: int = 512,

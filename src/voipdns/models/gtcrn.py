@@ -15,6 +15,7 @@ from torch import nn
 from voipdns.dsp.stft import Stft
 from voipdns.layers.gtcrn_blocks import DPGRNN, ERB, ConvBlock, GTConvBlock, subband_features
 from voipdns.models.base import EnhancementNet
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 #: Time dilations of the encoder's grouped temporal conv blocks (the decoder mirrors them).
 DILATIONS = (1, 2, 5)
@@ -56,7 +57,7 @@ class GTCRN(EnhancementNet):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         n_fft: int = 512,
         hop_samples: int = 256,
         channels: int = 16,

@@ -26,6 +26,7 @@ from torch import nn
 
 from voipdns.models.base import EnhancementNet
 from voipdns.models.percepnet_features import PercepNetDsp
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 
 class CausalConv1d(nn.Conv1d):
@@ -40,7 +41,7 @@ class PercepNet(EnhancementNet):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         n_bands: int = 32,
         fc_size: int = 128,
         conv_channels: int = 512,

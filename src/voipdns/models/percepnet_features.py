@@ -19,6 +19,7 @@ from voipdns.dsp.percepnet_bands import percepnet_filterbank
 from voipdns.dsp.percepnet_frames import analysis, num_frames, synthesis, vorbis_window, window_frames
 from voipdns.dsp.percepnet_targets import ideal_gains, ideal_strengths
 from voipdns.dsp.pitch import estimate_pitch, period_range_samples
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 EPS = 1e-9
 ENERGY_FLOOR = 1e-6
@@ -39,7 +40,7 @@ class FrameAnalysis:
 class PercepNetDsp(nn.Module):
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         n_bands: int = 32,
         frame_seconds: float = 0.01,
         min_band_hz: float | None = None,

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from voipdns.dsp.stft import Stft
 from voipdns.models.base import EnhancementNet
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 STAGES = 4  # stride-2 stages: sizes must be multiples of 2**STAGES
 LOG_EPS = 1e-6
@@ -68,7 +69,7 @@ class MaskUNet(EnhancementNet):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         window_ms: float = 32.0,
         hop_ms: float = 8.0,
         base_channels: int = 32,

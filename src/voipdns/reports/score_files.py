@@ -26,6 +26,7 @@ import numpy as np
 
 from voipdns.metrics.intrusive import DEFAULT_METRICS
 from voipdns.metrics.scoring import ClipScores, output_names, resolve_scorers, score_clip, to_mono_numpy
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.reports.results_csv import INPUT_PREFIX, ResultsCsv, results_columns, row_key
 from voipdns.worker_guard import exit_with_parent
 
@@ -114,7 +115,7 @@ def score_items(
     csv_path: str | os.PathLike,
     *,
     metrics: Sequence[str] = DEFAULT_METRICS,
-    sample_rate: int = 16000,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
     num_workers: int = 2,
     model: str = "",
     with_input: bool = True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from voipdns.dsp.room_impulse import reverberate, shoebox_rir, synthetic_rir
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 RIR_METHODS = {"synthetic": synthetic_rir, "pyroomacoustics": shoebox_rir}
 
@@ -38,7 +39,7 @@ class EnrollmentAugmenter:
     def __init__(
         self,
         noises: list[torch.Tensor],
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         n_variants: int = 10,
         snr_range_db: tuple[float, float] = (0.0, 20.0),
         reverb_probability: float = 0.5,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.speaker.fbank import LogMelFbank
 
 
@@ -105,7 +106,7 @@ class EcapaTdnn(nn.Module):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         n_mels: int = 80,
         channels: list[int] | tuple[int, ...] = (1024, 1024, 1024, 1024, 3072),
         kernel_sizes: list[int] | tuple[int, ...] = (5, 3, 3, 3, 1),

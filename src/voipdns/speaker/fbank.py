@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from voipdns.dsp.mel import mel_filterbank
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 
 class LogMelFbank(nn.Module):
@@ -13,7 +14,7 @@ class LogMelFbank(nn.Module):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         n_mels: int = 80,
         window_seconds: float = 0.025,
         hop_seconds: float = 0.010,

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from voipdns.audio import AUDIO_EXTENSIONS, load_audio
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 
 @dataclass
@@ -26,7 +27,7 @@ class Utterance:
 
 def load_speaker_directory(
     directory: str | Path,
-    sample_rate: int = 16000,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
     max_seconds: float | None = None,
     max_speakers: int | None = None,
 ) -> list[Utterance]:

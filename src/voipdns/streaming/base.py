@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from voipdns.rates import DEFAULT_SAMPLE_RATE
+
 
 class StreamingCore(nn.Module):
     """One streaming step with explicit state; subclasses set the three name tuples."""
@@ -104,7 +106,7 @@ class Streamer(ABC):
 
     name: str = "streamer"
     family: str = "streamer"  # the core's kind (demucs, fullsubnet, percepnet): names the ONNX graph
-    sample_rate: int = 16000
+    sample_rate: int = DEFAULT_SAMPLE_RATE
     hop_samples: int = 1
     latency_samples: int = 0
     options: ClassVar[dict[str, object]] = {}

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from voipdns.features.egemaps import align_frames
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.tap.estimator import HOP_SAMPLES
 from voipdns.tap.prepare import INT16_SCALE, CorpusItem, feature_statistics, prepare_corpus
 
@@ -26,7 +27,7 @@ class TAPDataset(Dataset):
         mean: np.ndarray,
         std: np.ndarray,
         segment_seconds: float | None = None,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
     ):
         if not items:
             raise ValueError("TAPDataset: no items")
@@ -83,7 +84,7 @@ class TAPDataModule(L.LightningDataModule):
         segment_seconds: float = 4.0,
         batch_size: int = 8,
         num_workers: int = 0,
-        sample_rate: int = 16000,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
         seed: int = 0,
     ):
         super().__init__()

@@ -28,6 +28,7 @@ import torch
 from voipdns.audio import audio_info, list_audio_files, load_audio
 from voipdns.data.mixing import loop_to_length, prevent_clipping, scale_noise_to_snr
 from voipdns.features.egemaps import EGEMAPS_LLD_NAMES, egemaps_lld
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 log = logging.getLogger("voipdns.tap")
 CACHE_VERSION = 1
@@ -124,7 +125,7 @@ def prepare_corpus(
     held_out_noise_fraction: float = 0.25,
     speaker_regex: str = r"^([^-_]+)",
     min_seconds: float = 1.0,
-    sample_rate: int = 16000,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
     seed: int = 0,
 ) -> list[CorpusItem]:
     """Every item of the corpus, computing what the cache lacks; also writes ``manifest.json``."""

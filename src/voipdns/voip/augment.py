@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from voipdns.data.epochs import item_rng, split_index
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.voip.channel import ChannelSimulator, make_preset
 from voipdns.voip.conditions import CONDITIONS, parse_condition
 
@@ -51,7 +52,7 @@ class VoIPAugmentedDataset(Dataset):
                 )
             probability, condition_weights = sum(probabilities.values()), probabilities
         self.dataset, self.probability, self.seed = dataset, float(probability), int(seed)
-        self.sample_rate = int(getattr(dataset, "sample_rate", 16000))
+        self.sample_rate = int(getattr(dataset, "sample_rate", DEFAULT_SAMPLE_RATE))
         weights = self._weights(condition_weights, channels)
         self.conditions = list(weights)
         total = sum(weights.values())

@@ -26,6 +26,7 @@ import numpy as np
 
 from voipdns.arrays import to_mono_numpy
 from voipdns.config import to_plain
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.voip.agc import AutomaticGainControl
 from voipdns.voip.conditions import parse_condition
 from voipdns.voip.link import CodecLink
@@ -134,7 +135,7 @@ def build_stage(spec: Any) -> Stage:
 @dataclass
 class ChannelSimulator:
     stages: Sequence[Any] = field(default_factory=list)
-    sample_rate: int = 16000
+    sample_rate: int = DEFAULT_SAMPLE_RATE
     condition: str | None = None
 
     def __post_init__(self) -> None:
@@ -170,7 +171,7 @@ class ChannelSimulator:
 
 
 def make_preset(
-    condition: str, overrides: Mapping | None = None, sample_rate: int = 16000
+    condition: str, overrides: Mapping | None = None, sample_rate: int = DEFAULT_SAMPLE_RATE
 ) -> ChannelSimulator:
     """The simulator of a VoIP-DNS condition, e.g. ``make_preset("zm_phone_auto")``. `overrides` maps a stage
     type to the parameters to change, e.g.

@@ -24,6 +24,7 @@ from typing import Any
 import av
 import numpy as np
 
+from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.resampler import resample
 from voipdns.voip.concealment import RepeatFadeConcealer
 from voipdns.voip.packet_codec import PacketCodec, PyAVCodec, frames_to_float
@@ -89,7 +90,7 @@ class OpusCodec(PacketCodec):
     fec: bool = True
     expected_loss_percent: int = 5
     application: str = "voip"
-    sample_rate: int = 16000
+    sample_rate: int = DEFAULT_SAMPLE_RATE
     vbr: str = "on"
     complexity: int = 10  # 0-10: encoder effort (10 = libopus default; 5 is about 2x faster)
 
