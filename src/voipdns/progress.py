@@ -9,13 +9,13 @@ from tqdm.auto import tqdm
 
 
 class AudioProgress:
-    """A tqdm bar counting files, with the audio seconds done and the running real-time factor as postfix.
+    """A tqdm bar counting files (or clips), with the audio seconds done and the running real-time factor.
 
-    ``enabled=False`` (or a non-interactive run that wants quiet logs) keeps the counts without drawing.
+    ``enabled=False`` keeps the counts without drawing; ``TQDM_DISABLE=1`` in the environment silences every bar.
     """
 
-    def __init__(self, total: int, description: str, enabled: bool = True):
-        self.bar = tqdm(total=total, desc=description, unit="file", disable=not enabled, dynamic_ncols=True)
+    def __init__(self, total: int, description: str, enabled: bool = True, unit: str = "file"):
+        self.bar = tqdm(total=total, desc=description, unit=unit, disable=not enabled, dynamic_ncols=True)
         self.audio_seconds = 0.0
         self.files = 0
         self.started = time.perf_counter()

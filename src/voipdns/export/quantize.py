@@ -38,6 +38,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
+from tqdm.auto import tqdm
 
 from voipdns.audio import list_audio_files, load_audio
 from voipdns.data.synthetic import SyntheticSpeechDataset
@@ -45,6 +46,7 @@ from voipdns.export.adapters import KEEP_FLOAT_KEY
 from voipdns.export.metadata import read_metadata, set_metadata
 from voipdns.export.runtime import OnnxNet
 from voipdns.metrics.intrusive import pesq_wb
+from voipdns.progress import AudioProgress
 
 #: voicebank-demand-debug layout: clean/ and noisy/ with the same file names
 PAIRS_SUBDIR = Path("pairs") / "voicebank-demand-debug"
@@ -141,17 +143,27 @@ def calibration_feeds(
     if prepare is not None:
         prepare(model)
     model.session = recorder = _RecordingSession(model.session)
-    for waveform in waveforms:
-        model.enhance(torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32)).view(1, 1, -1))
+    with AudioProgress(len(waveforms), "INT8 calibration: FP32 pass", unit="clip") as bar:
+        for waveform in waveforms:
+            model.enhance(torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32)).view(1, 1, -1))
+            bar.update(audio_seconds=len(waveform) / model.sample_rate)
     return recorder.feeds
 
 
 class _FeedReader(CalibrationDataReader):
+    """Hands ONNX Runtime's calibrator one recorded feed at a time, counting them on a progress bar."""
+
     def __init__(self, feeds: list[dict[str, np.ndarray]]):
         self.feeds = iter(feeds)
+        self.bar = tqdm(total=len(feeds), desc="INT8 calibration: activation ranges", unit="feed")
 
     def get_next(self):
-        return next(self.feeds, None)
+        feed = next(self.feeds, None)
+        if feed is None:
+            self.bar.close()
+        else:
+            self.bar.update(1)
+        return feed
 
 
 def keep_float_nodes(model: onnx.ModelProto, patterns: str) -> list[str]:

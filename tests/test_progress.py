@@ -1,0 +1,24 @@
+"""Progress bars of the long-running steps: INT8 calibration (both passes) counts its clips and feeds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from voipdns.export.quantize import _FeedReader, calibration_feeds
+
+
+def test_feed_reader_counts_every_feed_it_hands_out():
+    reader = _FeedReader([{"x": np.zeros(1)} for _ in range(3)])
+    handed = [reader.get_next() for _ in range(4)]
+    assert [feed is None for feed in handed] == [False, False, False, True]
+    assert reader.bar.n == 3
+
+
+def test_calibration_pass_shows_clips_audio_seconds_and_rtf(tiny_demucs_onnx, capsys):
+    _, path = tiny_demucs_onnx
+    waveforms = [np.random.default_rng(i).uniform(-0.3, 0.3, 8000).astype(np.float32) for i in range(2)]
+    feeds = calibration_feeds(path, waveforms)
+    assert len(feeds) == 2
+    shown = capsys.readouterr().err
+    assert "INT8 calibration: FP32 pass" in shown and "2/2" in shown
+    assert "audio 1.0 s" in shown and "RTF" in shown
