@@ -71,7 +71,9 @@ def load_streamer(spec: str | Path, threads: int = 1, **options) -> Streamer:
     return streamer_for(load_model(spec).net, **options)
 
 
-def load_enhancer(spec: str, device: str = "cpu", sample_rate: int = DEFAULT_SAMPLE_RATE, stream: bool = False) -> Enhancer:
+def load_enhancer(
+    spec: str, device: str = "cpu", sample_rate: int = DEFAULT_SAMPLE_RATE, stream: bool = False
+) -> Enhancer:
     if spec == IDENTITY_SPEC:
         return Enhancer(IDENTITY_SPEC, sample_rate, lambda chunk: np.array(chunk, dtype=np.float32, copy=True))
     if stream:

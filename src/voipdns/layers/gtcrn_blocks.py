@@ -52,7 +52,9 @@ def erb_filterbank(low_bins: int, erb_bands: int, n_fft: int, sample_rate: int) 
 class ERB(nn.Module):
     """Band merging ``bm`` (257 bins -> 65 + 64 ERB bands) and its transpose ``bs``; both matrices are fixed."""
 
-    def __init__(self, low_bins: int = 65, erb_bands: int = 64, n_fft: int = 512, sample_rate: int = DEFAULT_SAMPLE_RATE):
+    def __init__(
+        self, low_bins: int = 65, erb_bands: int = 64, n_fft: int = 512, sample_rate: int = DEFAULT_SAMPLE_RATE
+    ):
         super().__init__()
         filters = erb_filterbank(low_bins, erb_bands, n_fft, sample_rate)
         self.low_bins = low_bins
