@@ -147,6 +147,44 @@ def test_report_cli_merges_runs(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
 
 
+def test_command_line_labels_name_the_models_everywhere(tmp_path, capsys):
+    # voipdns-eval always writes a model column (a checkpoint's run folder): the given label must win
+    write_run(tmp_path / "a" / "scores.csv", 0.5, model="2026-12-02_03-48-47/last")
+    write_run(tmp_path / "b" / "scores.csv", 0.2, model="eco/demo")
+    out = tmp_path / "out"
+    runs = [f"dns48={tmp_path / 'a'}", f"finetuned={tmp_path / 'b'}", "-o", str(out), "--title", "Table I"]
+    assert report_main(runs) == 0
+    capsys.readouterr()
+    summary = pd.read_csv(out / "summary.csv")
+    assert sorted(set(summary["model"])) == ["dns48", "finetuned", INPUT_MODEL]
+    text = (out / "summary.md").read_text()
+    assert text.startswith("# Table I") and "dns48 PESQ-WB" in text and "finetuned Δ STOI" in text
+    assert "03-48-47" not in text and "eco/demo" not in text
+    assert "dns48" in (out / "bar_pesq_wb.svg").read_text()  # the plots' legends carry the labels too
+
+
+def test_non_voip_conditions_get_a_plain_condition_column(tmp_path):
+    rows = [
+        {"name": f"p232_{i:03d}", "condition": "voicebank", "model": "m", "pesq_wb": 2.0 + 0.1 * i,
+         "input_pesq_wb": 1.5 + 0.1 * i}
+        for i in range(4)
+    ]
+    paths = write_report(rows, tmp_path)
+    text = paths["summary_md"].read_text()
+    assert "| Condition | n | input PESQ-WB | m PESQ-WB | m Δ PESQ-WB |" in text
+    assert "| voicebank | 4 |" in text and "Platform" not in text
+    assert "+0.500 [+0.500, +0.500]" in text
+
+
+def test_unknown_metric_lists_every_registered_scorer():
+    from voipdns.metrics.scoring import get_scorer
+
+    with pytest.raises(KeyError) as error:
+        get_scorer("pesq_wide")
+    for name in ("pesq_wb", "pesq_nb", "stoi", "si_sdr", "dnsmos", "pdnsmos", "plcmos", "egemaps_mae"):
+        assert name in str(error.value)
+
+
 def _sine(seconds: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * 16000)) / 16000

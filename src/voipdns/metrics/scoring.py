@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import pkgutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +75,15 @@ def _qualname(fn: Callable) -> str:
 
 
 def available_scorers() -> list[str]:
+    """Every scorer name usable in a metric list: the modules of ``voipdns.metrics`` are imported so each
+    registers its scorers (DNSMOS, PLCMOS, eGeMAPS, ... are otherwise registered on first use only)."""
     importlib.import_module(BUILTIN_MODULE)
+    package = importlib.import_module(__package__)
+    for module in pkgutil.iter_modules(package.__path__):
+        try:
+            importlib.import_module(f"{__package__}.{module.name}")
+        except ImportError:  # a scorer whose optional dependency is missing cannot be offered
+            continue
     return sorted(_REGISTRY)
 
 
@@ -94,7 +103,10 @@ def get_scorer(name: str | ScorerSpec) -> ScorerSpec:
             raise
     if scorer_name in _REGISTRY:
         return _REGISTRY[scorer_name]
-    raise KeyError(f"unknown metric {name!r}; registered scorers are {sorted(_REGISTRY)}")
+    raise KeyError(
+        f"unknown metric {name!r}; registered scorers are {', '.join(available_scorers())} "
+        "(or 'package.module:scorer' for a scorer registered elsewhere)"
+    )
 
 
 def resolve_scorers(metrics: Iterable[str | ScorerSpec]) -> tuple[ScorerSpec, ...]:

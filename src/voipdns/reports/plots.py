@@ -22,8 +22,8 @@ from voipdns.reports.metric_labels import axis_label, metric_info, metric_label 
 from voipdns.reports.table import ConditionSummary  # noqa: E402
 
 FORMATS = ("png", "pdf", "svg")
-# text stays text in SVG and PDF (TrueType), so figures can be edited and searched
-matplotlib.rcParams.update({"svg.fonttype": "none", "pdf.fonttype": 42})
+# text stays text in SVG, so a figure can be edited (Inkscape, Illustrator) and searched
+matplotlib.rcParams["svg.fonttype"] = "none"
 PNG_DPI = 200
 # headroom above the highest error bar, as a fraction of the plotted span (room for the NaN notes)
 HEADROOM = 0.15
@@ -34,7 +34,7 @@ def save_figure(figure: plt.Figure, path: str | os.PathLike) -> Path:
     path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     for extension in FORMATS:
-        figure.savefig(path.with_suffix(f".{extension}"), dpi=PNG_DPI, bbox_inches="tight")
+        figure.savefig(path.with_suffix(f".{extension}"), dpi=PNG_DPI)
     plt.close(figure)
     return path
 
