@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The only CPU build of torch on the package index here; an unpinned torch pulls GBs of CUDA wheels.
 TORCH_PIN := torch==2.13.0
-# dev, plus the optional loggers/launchers so their configs are tested too; pyproject.toml declares ranges,
-# constraints.txt pins the exact versions tested (pip -c), so a fresh clone installs what the tests passed with.
+# dev, plus the optional loggers/launchers and the baselines (RNNoise, DeepFilterNet3) so they are tested too;
+# pyproject.toml declares ranges, constraints.txt pins the exact versions tested (pip -c), so a fresh clone
+# installs what the tests passed with.
 # Reference implementation, used only by parity tests and benchmarks (its own deps include torchaudio: --no-deps).
 REFERENCE_PKGS := denoiser==0.1.5
 PYTEST_WORKERS ?= 2
@@ -33,7 +34,7 @@ $(BIN)/voipdns-train: pyproject.toml constraints.txt
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_PIN)
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,wandb,slurm]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,wandb,slurm,baselines]'
 	$(BIN)/pip install -q --no-deps $(REFERENCE_PKGS)
 	$(BIN)/python -m voipdns.system_check
 	@touch $@

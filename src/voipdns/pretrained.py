@@ -16,6 +16,7 @@ import torch
 import yaml
 from hydra.utils import instantiate
 
+from voipdns.baselines import is_baseline, load_baseline
 from voipdns.checkpoint_formats import FORMATS, LoadedCheckpoint, convert, infer_net_config
 from voipdns.checkpoint_formats.errors import (
     CheckpointError,
@@ -184,6 +185,8 @@ def load_net(
     inferred from a plain state_dict's shapes (Demucs). ``map_location`` also moves the net when it names a
     device. ``cache_dir`` defaults to ``$VOIPDNS_CHECKPOINT_DIR`` or torch.hub's checkpoint dir.
     """
+    if is_baseline(name_or_path):  # rnnoise, deepfilternet3: native engines from the baselines extra
+        return load_baseline(str(name_or_path))
     path, entry = _locate(name_or_path, cache_dir, registry_path)
     loaded = read_checkpoint(path, map_location, entry.format if entry else None)
     config = net_config or (entry.net if entry else None) or loaded.net_config
