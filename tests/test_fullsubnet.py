@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 from voipdns.checkpoint_formats.errors import CheckpointFormatError, CheckpointKeyError
 from voipdns.checkpoint_formats.fullsubnet import convert_fullsubnet, infer_fullsubnet_config, is_fullsubnet
 from voipdns.checkpoint_formats.unpickle import load_restricted
+from voipdns.config import net_config
 from voipdns.dsp.complex_mask import apply_complex_mask, compress_cirm, decompress_cirm, ideal_cirm
 from voipdns.dsp.drop_band import drop_band
 from voipdns.dsp.laplace_norm import cumulative_laplace_norm, offline_laplace_norm
@@ -202,7 +203,7 @@ def test_wrong_checkpoint_fails_listing_the_keys(tmp_path):
 
 
 def test_yaml_configs_instantiate(project_root):
-    net = hydra.utils.instantiate(OmegaConf.load(project_root / "conf/net/fullsubnet.yaml"))
+    net = hydra.utils.instantiate(net_config("fullsubnet"))
     assert isinstance(net, FullSubNet) and sum(p.numel() for p in net.parameters()) == 5_637_635
     loss = hydra.utils.instantiate(OmegaConf.load(project_root / "conf/loss/fullsubnet.yaml"))
     assert (
