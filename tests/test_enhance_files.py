@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from conftest import TINY_DEMUCS
-from voipdns.enhance_files import FileJob, enhance_files, plan_batches
+from voipdns.enhance_files import FileJob, enhance_files, plan_batches, stream_files
 from voipdns.enhancers import load_enhancer
 from voipdns.inference import resolve_device
 from voipdns.models.demucs import Demucs
@@ -94,10 +94,23 @@ def test_progress_counts_files_seconds_and_real_time_factor():
         bar.update(audio_seconds=2.0)
         bar.update(files=2, audio_seconds=1.0)
     assert bar.files == 3 and bar.audio_seconds == 3.0
-    assert 0 < bar.real_time_factor < 1 and bar.summary().startswith("3 file(s), 3.0 s of audio in ")
+    assert 0 < bar.real_time_factor < 1 and bar.summary().startswith("3 processed, 3.0 s of audio in ")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is usable")
 def test_cuda_without_a_gpu_is_a_clear_error():
     with pytest.raises(RuntimeError, match="device=cuda: torch .* sees no CUDA GPU"):
         resolve_device("cuda")
+
+
+def test_streaming_mode_writes_files_and_skips_bad_ones(tmp_path, enhancer, caplog):
+    from voipdns.enhancers import load_streamer
+
+    good = write(tmp_path, "good.wav", 0.5, seed=7)
+    (tmp_path / "bad.wav").write_bytes(b"not audio at all")
+    targets = {good: tmp_path / "out" / "good.wav", tmp_path / "bad.wav": tmp_path / "out" / "bad.wav"}
+    with caplog.at_level("INFO"):
+        written, failures = stream_files(load_streamer(enhancer.name), targets)
+    assert written == [tmp_path / "out" / "good.wav"] and set(failures) == {tmp_path / "bad.wav"}
+    assert sf.info(written[0]).frames == 8000
+    assert "latency" in caplog.text and "enhanced 1 file(s), 1 failed: 2 processed, 0.5 s of audio" in caplog.text

@@ -8,6 +8,9 @@ enhanced one at a time in overlapping chunks (``voipdns.inference.enhance_file``
 Padding is not free for nets that normalise by the whole clip (Demucs, offline FullSubNet): a padded clip's
 output differs slightly from the same clip alone. Equal-length files (DNS test sets) are not padded at all;
 ``batch_size=1`` gives every file exactly its own output.
+
+``stream_files`` runs files frame by frame through a causal streamer instead (voipdns-enhance ``stream=true``),
+logging each file's latency and frame-time report under the same progress bar.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 from voipdns.audio import AudioFileError, audio_info, load_audio, save_audio
 from voipdns.inference import AudioStreamError, enhance_file
 from voipdns.progress import AudioProgress
+from voipdns.streaming import Streamer, stream_file
 
 log = logging.getLogger(__name__)
 
@@ -109,5 +113,25 @@ def enhance_files(enhancer, targets: dict[Path, Path], *, batch_size: int = 8, c
                 continue
             written.append(job.target)
             bar.update(audio_seconds=samples / rate)
-    log.info("enhanced %s", bar.summary())
+    log.info("enhanced %d file(s), %d failed: %s", len(written), len(failures), bar.summary())
+    return written, failures
+
+
+def stream_files(streamer: Streamer, targets: dict[Path, Path]) -> tuple[list[Path], dict[Path, str]]:
+    """Each ``{source: target}`` frame by frame; returns (written targets, {bad source: reason})."""
+    written: list[Path] = []
+    failures: dict[Path, str] = {}
+    with AudioProgress(len(targets), "enhance (streaming)") as bar:
+        for source, target in targets.items():
+            try:
+                report = stream_file(streamer, source, target)
+            except BAD_INPUT_ERRORS as error:
+                failures[source] = str(error)
+                log.error("%s", error)
+                bar.update()
+                continue
+            log.info("%s", report.line())  # latency and per-frame times: what stream=true is run for
+            written.append(target)
+            bar.update(audio_seconds=report.samples / report.sample_rate)
+    log.info("enhanced %d file(s), %d failed: %s", len(written), len(failures), bar.summary())
     return written, failures
