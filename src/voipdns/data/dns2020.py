@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch.utils.data import ConcatDataset, Dataset
+from torch.utils.data import ConcatDataset
 
 from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
-from voipdns.data.epochs import check_index, item_rng, split_index
+from voipdns.data.base import EpochItemDataset
+from voipdns.data.epochs import item_rng
 from voipdns.data.mixing import as_range, prevent_clipping, scale_noise_to_snr, scale_to_level, uniform
 from voipdns.data.pairs import PairedFolderDataset
 from voipdns.data.reader import AudioReader, as_path_list
@@ -65,7 +66,7 @@ def mix_with_targets(
     return noisy, scaled
 
 
-class DNS2020SynthesisDataset(Dataset):
+class DNS2020SynthesisDataset(EpochItemDataset):
     """Clean + noise folders mixed on the fly (see module doc).
 
     Args:
@@ -80,7 +81,6 @@ class DNS2020SynthesisDataset(Dataset):
         num_items: items per epoch (default: one per clean file of the split).
     """
 
-    accepts_epoch_index = True
 
     def __init__(
         self,
@@ -152,12 +152,7 @@ class DNS2020SynthesisDataset(Dataset):
             raise ValueError(f"DNS2020SynthesisDataset: num_items must be > 0, got {num_items}")
         self.reader = AudioReader(self.sample_rate, cache_max_seconds)
 
-    def __len__(self) -> int:
-        return self.num_items
-
-    def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        epoch, index = split_index(index)
-        check_index(index, self.num_items, type(self).__name__)
+    def make_item(self, index: int, epoch: int) -> dict:
         rng = item_rng(self.seed, index, epoch)
         clean_path = self.clean_files[index % len(self.clean_files)]
         noise_path = self.noise_files[int(rng.integers(len(self.noise_files)))]

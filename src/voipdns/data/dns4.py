@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
 from voipdns.data.dns2020 import mix_with_targets
-from voipdns.data.epochs import check_index, item_rng, split_index
+from voipdns.data.base import EpochItemDataset
+from voipdns.data.epochs import item_rng
 from voipdns.data.mixing import as_range, scale_noise_to_snr, uniform
 from voipdns.data.reader import AudioReader, as_path_list
 from voipdns.data.rir import REVERB_TARGETS, RIRSource, apply_reverb
@@ -90,7 +90,7 @@ def frames_to_samples(flags: torch.Tensor, length: int, hop: int) -> torch.Tenso
     return flags[index]
 
 
-class DNS4Dataset(Dataset):
+class DNS4Dataset(EpochItemDataset):
     """DNS-4 training/validation mixtures (see module doc).
 
     Args:
@@ -102,7 +102,6 @@ class DNS4Dataset(Dataset):
         q_probabilities: (all 1, all 0, switching) weights of the unified track's q schedule.
     """
 
-    accepts_epoch_index = True
 
     def __init__(
         self,
@@ -262,9 +261,6 @@ class DNS4Dataset(Dataset):
             raise ValueError(message + "; none left")
         return [files[i] for i in keep], [speakers[i] for i in keep]
 
-    def __len__(self) -> int:
-        return self.num_items
-
     def _interferers(self, speaker: str, rng: np.random.Generator) -> list[torch.Tensor]:
         if self.max_interferers == 0 or rng.random() >= self.interferer_probability:
             return []
@@ -293,9 +289,7 @@ class DNS4Dataset(Dataset):
             target = dry_target if i == 0 else target
         return heard, target, True
 
-    def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        epoch, index = split_index(index)
-        check_index(index, self.num_items, type(self).__name__)
+    def make_item(self, index: int, epoch: int) -> dict:
         rng = item_rng(self.seed, index, epoch)
         path = self.files[index % len(self.files)]
         speaker = self.speakers[index % len(self.files)]

@@ -11,10 +11,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from torch.utils.data import Dataset
 
 from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
-from voipdns.data.epochs import check_index, item_rng, split_index
+from voipdns.data.base import EpochItemDataset
+from voipdns.data.epochs import item_rng
 from voipdns.data.mixing import as_range, mix, uniform
 from voipdns.data.reader import AudioReader, as_path_list
 from voipdns.data.splits import SPEAKER_FROM, select_split, speaker_of
@@ -23,7 +23,7 @@ from voipdns.rates import DEFAULT_SAMPLE_RATE
 SPLIT_BY = ("speaker", "file")
 
 
-class FolderMixDataset(Dataset):
+class FolderMixDataset(EpochItemDataset):
     """Speech from `speech_dir` mixed with noise from `noise_dir` (each one folder or a list, recursive).
 
     Args:
@@ -42,7 +42,6 @@ class FolderMixDataset(Dataset):
     Item `condition` is the name of the noise file's folder (e.g. 'household', a moodist category).
     """
 
-    accepts_epoch_index = True
 
     def __init__(
         self,
@@ -125,12 +124,7 @@ class FolderMixDataset(Dataset):
             f"noise files in {[str(r) for r in roots]}",
         )
 
-    def __len__(self) -> int:
-        return self.num_items
-
-    def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        epoch, index = split_index(index)
-        check_index(index, self.num_items, type(self).__name__)
+    def make_item(self, index: int, epoch: int) -> dict:
         rng = item_rng(self.seed, index, epoch)
         speech_path = self.speech_files[index % len(self.speech_files)]
         noise_path = self.noise_files[int(rng.integers(len(self.noise_files)))]

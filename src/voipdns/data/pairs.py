@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
 
 from voipdns.audio import AUDIO_EXTENSIONS, AudioFileError, list_audio_files
-from voipdns.data.epochs import check_index, item_rng, split_index
+from voipdns.data.base import EpochItemDataset
+from voipdns.data.epochs import item_rng
 from voipdns.data.reader import AudioReader
 from voipdns.rates import DEFAULT_SAMPLE_RATE
 
@@ -51,7 +51,7 @@ def _listing(paths: list[Path]) -> str:
     return shown + (f" (+{len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else "")
 
 
-class PairedFolderDataset(Dataset):
+class PairedFolderDataset(EpochItemDataset):
     """Items `{noisy, clean, name, condition}`; `clean_dir=None` gives noisy-only items (no `clean` key).
 
     Args:
@@ -66,7 +66,6 @@ class PairedFolderDataset(Dataset):
             mismatch is left out and recorded in `skipped` ({file: reason}).
     """
 
-    accepts_epoch_index = True
     skip_bad_items_kwargs = {"on_bad_pair": "skip"}  # how a caller that counts bad items builds this dataset
 
     def __init__(
@@ -162,9 +161,7 @@ class PairedFolderDataset(Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        epoch, index = split_index(index)
-        check_index(index, len(self.pairs), type(self).__name__)
+    def make_item(self, index: int, epoch: int) -> dict:
         noisy_path, clean_path = self.pairs[index]
         length = self.reader.num_samples(noisy_path)
         if clean_path is not None:

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from voipdns.data.epochs import check_index, item_rng, split_index
+from voipdns.data.base import EpochItemDataset
+from voipdns.data.epochs import item_rng
 from voipdns.data.mixing import as_range, mix, uniform
 from voipdns.data.noise_synth import NOISE_GENERATORS, generate_noise
 from voipdns.data.speech_synth import synthesize_speech
@@ -21,7 +21,7 @@ from voipdns.rates import DEFAULT_SAMPLE_RATE
 DEFAULT_NOISE_TYPES = tuple(NOISE_GENERATORS)
 
 
-class SyntheticSpeechDataset(Dataset):
+class SyntheticSpeechDataset(EpochItemDataset):
     """Speech-like signals (see `speech_synth`) mixed with one generated noise per item.
 
     Args:
@@ -34,7 +34,6 @@ class SyntheticSpeechDataset(Dataset):
         noise_types: subset of babble, white, pink, brown, hum, clicks; item `condition` is the type.
     """
 
-    accepts_epoch_index = True  # the training sampler may pass (epoch, index) for fresh items per epoch
 
     def __init__(
         self,
@@ -65,12 +64,7 @@ class SyntheticSpeechDataset(Dataset):
         self.level_dbfs_range = as_range(level_dbfs_range, "level_dbfs_range")
         self.seed = int(seed)
 
-    def __len__(self) -> int:
-        return self.num_items
-
-    def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        epoch, index = split_index(index)
-        check_index(index, self.num_items, type(self).__name__)
+    def make_item(self, index: int, epoch: int) -> dict:
         rng = item_rng(self.seed, index, epoch)
         noise_type = self.noise_types[int(rng.integers(len(self.noise_types)))]
         snr_db = uniform(rng, self.snr_db_range)

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
 from voipdns.data.alignment import DelayCache, estimate_delay
-from voipdns.data.epochs import check_index, item_rng, split_index
+from voipdns.data.base import EpochItemDataset
+from voipdns.data.epochs import item_rng
 from voipdns.data.pairs import pair_key
 from voipdns.data.reader import AudioReader
 from voipdns.data.splits import select_split
@@ -42,7 +42,7 @@ SPLITS = ("train", "test")
 _MAX_LISTED = 5
 
 
-class VoIPDNSDataset(Dataset):
+class VoIPDNSDataset(EpochItemDataset):
     """Items ``{noisy: relay [1,T], clean: src_clean [1,T], name, condition}``.
 
     Args:
@@ -62,7 +62,6 @@ class VoIPDNSDataset(Dataset):
             (all conditions of a file id on the same side): the released data has no validation split.
     """
 
-    accepts_epoch_index = True
 
     def __init__(
         self,
@@ -214,9 +213,7 @@ class VoIPDNSDataset(Dataset):
             self.delay_of(relay, clean)
         self.save_delays()
 
-    def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        epoch, index = split_index(index)
-        check_index(index, len(self), type(self).__name__)
+    def make_item(self, index: int, epoch: int) -> dict:
         condition, key, relay, clean = self.items[index // self.items_per_file]
         delay = self.delay_of(relay, clean)
         clean_len, relay_len = self.reader.num_samples(clean), self.reader.num_samples(relay)
