@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch.utils.data import ConcatDataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
 from voipdns.data.base import EpochItemDataset

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
-from voipdns.data.dns2020 import mix_with_targets
 from voipdns.data.base import EpochItemDataset
+from voipdns.data.dns2020 import mix_with_targets
 from voipdns.data.epochs import item_rng
 from voipdns.data.mixing import as_range, scale_noise_to_snr, uniform
 from voipdns.data.reader import AudioReader, as_path_list

@@ -11,7 +11,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
 from voipdns.data.base import EpochItemDataset
 from voipdns.data.epochs import item_rng
