@@ -28,6 +28,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def gtcrn_pretrained() -> Path:
+    """The official GTCRN checkpoints and parity fixtures in ../shared/pretrained/gtcrn (development machines)."""
+    folder = SHARED_DATA.parent / "pretrained" / "gtcrn"
+    if not (folder / "model_trained_on_dns3.tar").exists():
+        pytest.skip(f"official GTCRN checkpoints not found at {folder} (../shared is only on development machines)")
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -18,7 +18,8 @@ from voipdns.checkpoint_formats.errors import CheckpointFormatError
 
 FORMAT = "gtcrn"
 GTCRN_CONFIG = {"_target_": "voipdns.models.gtcrn.GTCRN"}
-_SIGNATURE_KEYS = ("erb.erb_fc.weight", "dpgrnn1.intra_rnn.rnn1.weight_ih_l0")
+#: Key prefixes that only GTCRN's layout has together (prefixes, so one renamed key is still reported as such).
+_SIGNATURE_PREFIXES = ("erb.", "dpgrnn1.", "encoder.en_convs.")
 
 
 def _is_trainer_dict(obj: Any) -> bool:
@@ -26,7 +27,10 @@ def _is_trainer_dict(obj: Any) -> bool:
 
 
 def _has_gtcrn_keys(state: Any) -> bool:
-    return isinstance(state, Mapping) and all(key in state for key in _SIGNATURE_KEYS)
+    if not isinstance(state, Mapping):
+        return False
+    keys = [str(key) for key in state]
+    return all(any(key.startswith(prefix) for key in keys) for prefix in _SIGNATURE_PREFIXES)
 
 
 def is_gtcrn(obj: Any) -> bool:
@@ -53,5 +57,5 @@ def convert_gtcrn(obj: Any, source: str) -> LoadedCheckpoint:
     state = require_state_dict(state, what)
     config = infer_gtcrn_config(state, source)
     if config is None:
-        raise CheckpointFormatError(f"{source}: not a GTCRN checkpoint (keys {list(_SIGNATURE_KEYS)} missing)")
+        raise CheckpointFormatError(f"{source}: not a GTCRN checkpoint (no keys under {list(_SIGNATURE_PREFIXES)})")
     return LoadedCheckpoint(state, config, FORMAT)

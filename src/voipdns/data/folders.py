@@ -30,8 +30,10 @@ class FolderMixDataset(EpochItemDataset):
             `eval_batch_size: 1`).
         snr_db_range / level_dbfs_range: [low, high] drawn per item (conventions in `voipdns.data.mixing`).
         seed: item seed (use different seeds for train and val).
-        split: 'train', 'val' or 'all' (no split, e.g. a separate validation folder).
+        split: 'train', 'val', 'test' or 'all' (no split, e.g. a separate validation folder).
         val_fraction: share of speakers (or files) and of noise files held out for 'val'.
+        test_fraction: share held out for 'test' (0: no test split); speakers and noise files of the three
+            splits are disjoint.
         split_by: 'speaker' (ids from `speaker_from`) or 'file'.
         speaker_from: 'librispeech_name' (`speaker-chapter-utt`), 'parent_dir' (first folder under
             speech_dir) or 'file'.
@@ -60,6 +62,7 @@ class FolderMixDataset(EpochItemDataset):
         extensions: Sequence[str] = AUDIO_EXTENSIONS,
         cache_max_seconds: float = 0.0,
         min_speech_seconds: float = 0.0,
+        test_fraction: float = 0.0,
     ) -> None:
         if split_by not in SPLIT_BY:
             raise ValueError(f"FolderMixDataset: split_by must be one of {SPLIT_BY}, got {split_by!r}")
@@ -83,9 +86,10 @@ class FolderMixDataset(EpochItemDataset):
             split_by,
             speaker_from,
             split_seed,
+            test_fraction,
         )
         self.noise_files = self._split_noise(
-            as_path_list(noise_dir, "noise_dir"), extensions, split, val_fraction, split_seed
+            as_path_list(noise_dir, "noise_dir"), extensions, split, val_fraction, split_seed, test_fraction
         )
         self.num_items = len(self.speech_files) if num_items is None else int(num_items)
         if self.num_items <= 0:
@@ -95,7 +99,7 @@ class FolderMixDataset(EpochItemDataset):
 
     @staticmethod
     def _split_speech(
-        roots, extensions, split, val_fraction, split_by, speaker_from, split_seed
+        roots, extensions, split, val_fraction, split_by, speaker_from, split_seed, test_fraction
     ) -> list[Path]:
         files, groups = [], []
         for root in roots:
@@ -108,11 +112,11 @@ class FolderMixDataset(EpochItemDataset):
                 for f in root_files
             ]
         return select_split(
-            files, groups, split, val_fraction, split_seed, f"speech in {[str(r) for r in roots]}"
+            files, groups, split, val_fraction, split_seed, f"speech in {[str(r) for r in roots]}", test_fraction
         )
 
     @staticmethod
-    def _split_noise(roots, extensions, split, val_fraction, split_seed) -> list[Path]:
+    def _split_noise(roots, extensions, split, val_fraction, split_seed, test_fraction) -> list[Path]:
         files = [f for root in roots for f in list_audio_files(root, extensions)]
         return select_split(
             files,
@@ -121,6 +125,7 @@ class FolderMixDataset(EpochItemDataset):
             val_fraction,
             split_seed,
             f"noise files in {[str(r) for r in roots]}",
+            test_fraction,
         )
 
     def make_item(self, index: int, epoch: int) -> dict:
