@@ -9,6 +9,7 @@ rebuilds that signal processing from the net config stored in the file and binds
 | ``waveform``             | Demucs               | ``noisy[B, 1, T]`` -> ``estimate[B, 1, T]`` (self-contained)  |
 | ``magnitude_mask``       | FullSubNet, MaskUNet | ``magnitude[B, 1, F, frames]`` -> ``mask`` (cIRM / real)      |
 | ``percepnet_core``       | PercepNet, PPN, UPN  | ``features[B, frames, n]`` (+ ``conditioning``) -> gains, ... |
+| ``gtcrn_spectrum``       | GTCRN                | ``spectrum[B, F, frames, 2]`` -> ``enhanced`` (real, imag)    |
 | ``knob_controller``      | DspDenoiser          | ``features[B, 2 bands, frames]`` -> the four knobs            |
 
 Batch and time/frame axes are dynamic. Adding an exportable model = one entry in ``EXPORT_GRAPHS`` (an
@@ -22,6 +23,7 @@ import torch
 
 from voipdns.class_table import class_names, entry_for
 from voipdns.export.graphs.base import KEEP_FLOAT_KEY, GraphKind, GraphSpec, UnsupportedExportError
+from voipdns.export.graphs.gtcrn_spectrum import GTCRN_SPECTRUM
 from voipdns.export.graphs.knob_controller import KNOB_CONTROLLER
 from voipdns.export.graphs.magnitude_mask import MAGNITUDE_MASK
 from voipdns.export.graphs.percepnet_core import PERCEPNET_CORE
@@ -30,6 +32,7 @@ from voipdns.models.base import EnhancementNet
 from voipdns.models.demucs import Demucs
 from voipdns.models.dsp_denoiser import DspDenoiser
 from voipdns.models.fullsubnet import FullSubNet
+from voipdns.models.gtcrn import GTCRN
 from voipdns.models.percepnet import PercepNet
 from voipdns.models.unet import MaskUNet
 
@@ -40,11 +43,12 @@ EXPORT_GRAPHS: dict[type[EnhancementNet], GraphKind] = {
     MaskUNet: MAGNITUDE_MASK,
     PercepNet: PERCEPNET_CORE,
     DspDenoiser: KNOB_CONTROLLER,
+    GTCRN: GTCRN_SPECTRUM,
 }
 
 #: graph name stored in the file (metadata ``graph``) -> its kind, for the runtime
 GRAPH_KINDS: dict[str, GraphKind] = {
-    kind.name: kind for kind in (WAVEFORM, MAGNITUDE_MASK, PERCEPNET_CORE, KNOB_CONTROLLER)
+    kind.name: kind for kind in (WAVEFORM, MAGNITUDE_MASK, PERCEPNET_CORE, KNOB_CONTROLLER, GTCRN_SPECTRUM)
 }
 
 

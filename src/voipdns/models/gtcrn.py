@@ -55,6 +55,8 @@ class GTCRN(EnhancementNet):
         low_bins, erb_bands: bins kept as they are (65) and ERB bands above them (64).
     """
 
+    causal = True  # in frames: only past frames reach an output (streamed by voipdns.streaming.gtcrn)
+
     def __init__(
         self,
         sample_rate: int = DEFAULT_SAMPLE_RATE,

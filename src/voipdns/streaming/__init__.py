@@ -3,7 +3,8 @@
 * ``streamer_for(net)``: the streamer of a net, from the table ``factory.STREAMERS``.
 * ``Streamer.feed(chunk)`` / ``flush()``: samples in, enhanced samples out, aligned with the input.
 * ``stream_file(streamer, source, target)``: a file frame by frame, with latency and per-frame times.
-* Streamers: ``demucs.DemucsStreamer``, ``fullsubnet.FullSubNetStreamer``, ``percepnet.PercepNetStreamer``;
+* Streamers: ``demucs.DemucsStreamer``, ``fullsubnet.FullSubNetStreamer``, ``gtcrn.GTCRNStreamer`` (both on
+  ``centred_stft.CentredStftStreamer``), ``percepnet.PercepNetStreamer``;
   their cores export to ONNX with state inputs/outputs (``voipdns.export.stream_graph``).
 * From a model spec (registry name, checkpoint, streaming ``.onnx``): ``voipdns.enhancers.load_streamer``.
 """

@@ -12,16 +12,19 @@ from voipdns.class_table import class_names, entry_for
 from voipdns.models.base import EnhancementNet
 from voipdns.models.demucs import Demucs
 from voipdns.models.fullsubnet import FullSubNet
+from voipdns.models.gtcrn import GTCRN
 from voipdns.models.percepnet import PercepNet
 from voipdns.streaming.base import StepRunner, Streamer
 from voipdns.streaming.demucs import DemucsStreamer
 from voipdns.streaming.fullsubnet import FullSubNetStreamer
+from voipdns.streaming.gtcrn import GTCRNStreamer
 from voipdns.streaming.percepnet import PercepNetStreamer
 
 #: net class -> streamer class, called as ``streamer(net, runner=runner, **options)``.
 STREAMERS: dict[type[EnhancementNet], type[Streamer]] = {
     Demucs: DemucsStreamer,
     FullSubNet: FullSubNetStreamer,
+    GTCRN: GTCRNStreamer,
     PercepNet: PercepNetStreamer,
 }
 

@@ -5,7 +5,8 @@ start, as ``torch.stft(center=True)``), feeds its magnitude to ``FullSubNetStrea
 the full-band and sub-band models, running sums for the cumulative normalisation) and gets the compressed
 cIRM of the frame ``look_ahead_frames`` (2) earlier: the offline model pads two zero frames at the end and
 drops the first two mask frames, i.e. its mask for frame t comes out of the LSTM step at t + 2. The masked
-frame is inverted and overlap-added with the same window-power normalisation as ``torch.istft``.
+frame is inverted and overlap-added with the same window-power normalisation as ``torch.istft`` (the
+framing and overlap-add GTCRN shares: ``voipdns.streaming.centred_stft``).
 
 Latency: 1024 samples (64 ms) = one window + two look-ahead hops. ``flush`` reflect-pads the end and feeds
 the two zero frames, so ``feed + flush`` equals the offline causal model within float32 rounding (the
@@ -16,13 +17,13 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import torch
 
 from voipdns.dsp.complex_mask import apply_complex_mask, decompress_cirm
 from voipdns.dsp.laplace_norm import CUMULATIVE_EPS
 from voipdns.models.fullsubnet import FullSubNet, unfold_neighbours
-from voipdns.streaming.base import StepRunner, Streamer, StreamingCore, TorchStepRunner, empty
+from voipdns.streaming.base import StepRunner, StreamingCore, TorchStepRunner
+from voipdns.streaming.centred_stft import CentredStftStreamer
 from voipdns.streaming.cells import lstm_step
 
 
@@ -95,111 +96,40 @@ class FullSubNetStreamCore(StreamingCore):
         return {"voipdns.stream.stft": json.dumps([stft.n_fft, stft.hop_samples, stft.win_samples])}
 
 
-class FullSubNetStreamer(Streamer):
-    """Frame-by-frame causal FullSubNet; output aligned with the input (see ``Streamer``)."""
+class FullSubNetStreamer(CentredStftStreamer):
+    """Frame-by-frame causal FullSubNet; output aligned with the input (see ``Streamer``).
+
+    Framing and overlap-add: ``CentredStftStreamer``; each step here keeps the frame's spectrum until the
+    core returns its mask ``look_ahead`` steps later (the last ones in ``flush``'s zero-magnitude steps)."""
 
     def __init__(self, net: FullSubNet, runner: StepRunner | None = None):
-        super().__init__()
+        super().__init__(net.stft, net.valid_length(1), "FullSubNet")
         self.core = FullSubNetStreamCore(net)
         self.runner = runner or TorchStepRunner(self.core)
         self.net = net
-        stft = net.stft
-        if stft.win_samples != stft.n_fft or stft.n_fft != 2 * stft.hop_samples:
-            raise ValueError(
-                "FullSubNet streaming supports win = n_fft = 2 hop (the released 512/256), got "
-                f"n_fft {stft.n_fft}, win {stft.win_samples}, hop {stft.hop_samples}"
-            )
         self.name = "fullsubnet"
         self.family = "fullsubnet"
         self.sample_rate = int(net.sample_rate)
-        self.hop_samples = stft.hop_samples
-        self.look_ahead = net.look_ahead_frames
+        self.look_ahead = self.tail_steps = net.look_ahead_frames
         self.latency_samples = net.latency_samples
-        self.window = stft.window.detach().float()
-        power = self.window.square()
-        hop = self.hop_samples
-        self.envelope = power[:hop] + power[hop:]  # window power of the two frames over each output sample
-        self.last_envelope = power[hop:]  # after the last frame only its second half remains
         self._reset()
 
-    def _reset(self) -> None:
+    def _reset_core(self) -> None:
         self.states = self.core.initial_state(1)
-        self.raw = np.zeros(0, dtype=np.float32)  # real input not yet framed (plus the frame overlap)
-        self.padded_started = False
         self.spectra: list[torch.Tensor] = []  # spectra waiting for their mask
-        self.ola_tail = torch.zeros(self.hop_samples)
-        self.frames_done = 0  # frames whose masked output was overlap-added
-        self.recent = np.zeros(0, dtype=np.float32)  # last n_fft input samples (for the end's reflection)
 
-    # --- frames ------------------------------------------------------------------------------------------
-    def _take_frames(self) -> list[np.ndarray]:
-        n_fft, hop = 2 * self.hop_samples, self.hop_samples
-        frames = []
-        while self.raw.size >= n_fft:
-            frames.append(self.raw[:n_fft].copy())
-            self.raw = self.raw[hop:]
-        return frames
+    def _step(self, spectrum: torch.Tensor | None) -> list[torch.Tensor]:
+        if spectrum is None:  # past the end: the offline net appends zero magnitude frames
+            magnitude = torch.zeros(1, self.core.num_freqs)
+        else:
+            self.spectra.append(spectrum)
+            magnitude = spectrum.abs().view(1, -1)
+        (mask,), self.states = self.runner([magnitude], self.states)
+        if spectrum is not None and len(self.spectra) <= self.look_ahead:
+            return []
+        return [self._apply_mask(self.spectra.pop(0), mask)]
 
-    def _push(self, samples: np.ndarray) -> list[np.ndarray]:
-        """Adds input (already reflect-prefixed at the start) and returns the frames now complete."""
-        self.raw = np.concatenate([self.raw, samples])
-        return self._take_frames()
-
-    def _analyse(self, frame: np.ndarray) -> list[np.ndarray]:
-        started = self.timer.start()
-        spectrum = torch.fft.rfft(torch.from_numpy(frame) * self.window)
-        self.spectra.append(spectrum)
-        (mask,), self.states = self.runner([spectrum.abs().view(1, -1)], self.states)
-        out = self._synthesise(mask) if len(self.spectra) > self.look_ahead else []
-        self.timer.stop(started)
-        return out
-
-    def _synthesise(self, compressed_mask: torch.Tensor) -> list[np.ndarray]:
-        net, hop = self.net, self.hop_samples
-        spectrum = self.spectra.pop(0)
+    def _apply_mask(self, spectrum: torch.Tensor, compressed_mask: torch.Tensor) -> torch.Tensor:
+        net = self.net
         mask = decompress_cirm(compressed_mask.view(1, 2, -1, 1), k=net.cirm_k, limit=net.mask_limit)
-        masked = apply_complex_mask(spectrum.view(1, -1, 1), mask).view(-1)
-        frame = torch.fft.irfft(masked, n=2 * hop) * self.window
-        block = (self.ola_tail + frame[:hop]) / self.envelope
-        self.ola_tail = frame[hop:]
-        self.frames_done += 1
-        # block j covers input samples [hop (j - 1), hop j): block 0 lies before the clip
-        return [block.numpy()] if self.frames_done > 1 else []
-
-    def _run_frames(self, frames: list[np.ndarray]) -> np.ndarray:
-        out = [block for frame in frames for block in self._analyse(frame)]
-        return np.concatenate(out).astype(np.float32) if out else empty()
-
-    # --- streaming ---------------------------------------------------------------------------------------
-    def _feed(self, chunk: np.ndarray) -> np.ndarray:
-        n_fft = 2 * self.hop_samples
-        self.recent = np.concatenate([self.recent, chunk])[-n_fft:]
-        if not self.padded_started:
-            self.raw = np.concatenate([self.raw, chunk])
-            if self.raw.size <= self.hop_samples:  # the reflection needs sample hop (index 256)
-                return empty()
-            self.raw = np.concatenate([self.raw[1 : self.hop_samples + 1][::-1], self.raw])
-            self.padded_started = True
-            return self._run_frames(self._take_frames())
-        return self._run_frames(self._push(chunk))
-
-    def _flush(self) -> np.ndarray:
-        hop = self.hop_samples
-        minimum = self.net.valid_length(1)  # the offline net zero-pads short clips to this many samples
-        out = []
-        if self.samples_in < minimum:
-            out.append(self._feed(np.zeros(minimum - self.samples_in, dtype=np.float32)))
-        total = max(self.samples_in, minimum)
-        frames_total = total // hop + 1
-        out.append(self._run_frames(self._push(self.recent[-hop - 1 : -1][::-1].copy())))
-        if self.frames_done + len(self.spectra) != frames_total:
-            raise RuntimeError(
-                f"internal: {self.frames_done + len(self.spectra)} frames, expected {frames_total}"
-            )
-        for _ in range(self.look_ahead):  # the offline net appends zero magnitude frames
-            started = self.timer.start()
-            (mask,), self.states = self.runner([torch.zeros(1, self.core.num_freqs)], self.states)
-            out.extend(self._synthesise(mask))
-            self.timer.stop(started)
-        out.append((self.ola_tail / self.last_envelope).numpy())  # covered by the last frame only
-        return np.concatenate(out).astype(np.float32)
+        return apply_complex_mask(spectrum.view(1, -1, 1), mask).view(-1)
