@@ -23,8 +23,8 @@ from voipdns.dsp.complex_mask import apply_complex_mask, decompress_cirm
 from voipdns.dsp.laplace_norm import CUMULATIVE_EPS
 from voipdns.models.fullsubnet import FullSubNet, unfold_neighbours
 from voipdns.streaming.base import StepRunner, StreamingCore, TorchStepRunner
-from voipdns.streaming.centred_stft import CentredStftStreamer
 from voipdns.streaming.cells import lstm_step
+from voipdns.streaming.centred_stft import CentredStftStreamer
 
 
 def _lstm_step(head, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
