@@ -11,7 +11,7 @@ from omegaconf.errors import MissingMandatoryValue
 from hydra_helpers import compose_config, group_options
 
 # Data configs whose roots are mandatory (`???`): composing works, instantiating names the missing key.
-NEEDS_DATA_ROOT = {"folders", "pairs", "dns2020", "dns4", "dns4_personalized", "voipdns"}
+NEEDS_DATA_ROOT = {"folders", "pairs", "dns2020", "dns4", "dns4_personalized", "dns4_unified", "voipdns"}
 # Options whose instantiation needs files that only some machines have.
 NEEDS_SHARED_DATA = {"mini"}
 
