@@ -9,17 +9,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from voipdns.cli.aggregate import aggregate, best_validation, main, parse_overrides, write_outputs
+from voipdns.cli.aggregate import main
+from voipdns.reports.sweep import aggregate, best_validation, parse_overrides
+from voipdns.reports.sweep_write import write_outputs
 
 # The CSV logger's layout: one row per logging call, empty cells for metrics not logged in that row.
-METRICS_HEADER = (
-    "epoch,step,train/loss_epoch,val/loss,val/pesq_wb,test/pesq_wb,test/stoi,test/input_pesq_wb\n"
-)
+METRICS_HEADER = "epoch,step,train/loss_epoch,val/loss,val/pesq_wb,test/pesq_wb,test/stoi,test/input_pesq_wb\n"
 
 
-def _metrics(
-    val_losses: list[float], val_pesq: list[float], test: tuple[float, float], final_train=0.3
-) -> str:
+def _metrics(val_losses: list[float], val_pesq: list[float], test: tuple[float, float], final_train=0.3) -> str:
     rows = [METRICS_HEADER]
     for epoch, (loss, pesq) in enumerate(zip(val_losses, val_pesq, strict=True)):
         step = 10 * (epoch + 1) - 1
@@ -64,8 +62,7 @@ def sweep(tmp_path) -> Path:
         "0_optim.lr=1e-05",
         [*fixed, "optim.lr=1e-05"],
         _metrics([0.30, 0.20, 0.25], [1.9, 2.1, 2.3], (2.05, 0.91)),
-        by_condition="condition,pesq_wb,stoi,input_pesq_wb\ngm_cloud_low,2.2,0.93,1.6\n"
-        "zm_phone_low,1.9,0.85,1.5\n",
+        by_condition="condition,pesq_wb,stoi,input_pesq_wb\ngm_cloud_low,2.2,0.93,1.6\nzm_phone_low,1.9,0.85,1.5\n",
     )
     _job(
         root,
@@ -133,6 +130,9 @@ def test_write_outputs_and_cli(sweep, tmp_path, capsys):
     paths = write_outputs(sweep, tmp_path / "out", ["val/loss", "test/pesq_wb"])
     assert {"csv", "md", "by_condition", "png"} <= set(paths)
     assert paths["png"].stat().st_size > 1000
+    svg = paths["png"].with_suffix(".svg").read_text()  # the plot follows the report figures' conventions
+    assert "test PESQ-WB (MOS-LQO)" in svg and "higher is better" in svg and "Sweep lr_sweep" in svg
+    assert paths["png"].with_suffix(".pdf").is_file()
     text = paths["md"].read_text()
     assert text.startswith("# Sweep lr_sweep: optim.lr") and "| 1e-05 |" in text and "no metrics" in text
     assert "## Test means per condition" in text

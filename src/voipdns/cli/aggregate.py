@@ -3,301 +3,37 @@
     voipdns-aggregate logs/train/multiruns/lr_sweep            # writes into that folder
     voipdns-aggregate logs/train/multiruns/mu_sweep -o reports/mu --metrics test/pesq_wb test/stoi
 
-Each job folder (one with ``.hydra/overrides.yaml``) gives one row: its overrides (the swept ones first), the
-best validation epoch by the checkpoint monitor (``val/loss``, min, unless the job's config says otherwise)
-with every ``val/*`` metric of that epoch, and the final ``test/*`` metrics, read from the CSV logger's
-``metrics.csv``. Per-condition test means come from ``test_scores_by_condition.csv`` (or are computed from the
-per-clip ``test_scores.csv`` / ``scores.csv``). A job without metrics (crashed, still running) keeps its row
-with its status, so a failed setting is never silently missing. Writes aggregate.csv,
-aggregate_by_condition.csv, aggregate.md and aggregate.png (metric vs the swept value).
+One row per job: its overrides (swept ones first), the best validation epoch's val/* metrics, the final
+test/* metrics and a status (a crashed job keeps its row). Writes aggregate.csv, aggregate_by_condition.csv,
+aggregate.md and aggregate.{png,pdf,svg}; the collection lives in ``voipdns.reports.sweep``.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from pathlib import Path
 
-import pandas as pd
-import yaml
-
-JOB_MARKER = Path(".hydra") / "overrides.yaml"
-METRICS_FILE = "metrics.csv"
-BY_CONDITION_FILES = ("test_scores_by_condition.csv",)
-PER_CLIP_FILES = ("test_scores.csv", "scores.csv")
-# per-clip columns that are not metrics
-_ID_COLUMNS = {"name", "condition", "model", "failures", "path", "checkpoint"}
-DEFAULT_PLOT_METRICS = ("val/loss", "val/pesq_wb", "test/pesq_wb", "test/stoi")
-# columns of the Markdown tables (the CSVs keep every logged metric)
-MARKDOWN_METRICS = ("loss", "pesq_wb", "stoi", "si_sdr")
+from voipdns.reports.sweep_write import DEFAULT_PLOT_METRICS, write_outputs
 
 
-# --- reading one job ---------------------------------------------------------------------------------------
-def find_jobs(multirun_dir: Path) -> list[Path]:
-    """Job folders below ``multirun_dir`` (Hydra writes ``.hydra/overrides.yaml`` into each)."""
-    if not multirun_dir.is_dir():
-        raise FileNotFoundError(f"multirun folder {multirun_dir} does not exist")
-    jobs = sorted({marker.parent.parent for marker in multirun_dir.rglob(str(JOB_MARKER))}, key=_job_order)
-    if not jobs:
-        raise FileNotFoundError(f"{multirun_dir} holds no job folder (none has {JOB_MARKER})")
-    return jobs
-
-
-def _job_order(path: Path) -> tuple:
-    head = path.name.split("_", 1)[0]
-    return (0, int(head), path.name) if head.isdigit() else (1, 0, path.name)
-
-
-def parse_overrides(lines: list[str]) -> dict[str, str]:
-    """``["optim.lr=1e-05", "+x=1"]`` -> ``{"optim.lr": "1e-05", "x": "1"}``; deletions ``~k`` are skipped."""
-    overrides = {}
-    for line in lines:
-        key, sep, value = str(line).partition("=")
-        if not sep or key.startswith("~"):
-            continue
-        overrides[key.lstrip("+")] = value
-    return overrides
-
-
-def read_overrides(job: Path) -> dict[str, str]:
-    lines = yaml.safe_load((job / JOB_MARKER).read_text()) or []
-    if not isinstance(lines, list):
-        raise ValueError(f"{job / JOB_MARKER}: expected a list of overrides, got {type(lines).__name__}")
-    return parse_overrides(lines)
-
-
-def checkpoint_monitor(job: Path) -> tuple[str, str]:
-    """(metric, mode) of the job's best-checkpoint callback; (val/loss, min) when the config does not say."""
-    config_path = job / ".hydra" / "config.yaml"
-    if config_path.is_file():
-        config = yaml.safe_load(config_path.read_text()) or {}
-        callback = ((config.get("callbacks") or {}).get("model_checkpoint")) or {}
-        if callback.get("monitor"):
-            return str(callback["monitor"]), str(callback.get("mode", "min"))
-    return "val/loss", "min"
-
-
-def _first(job: Path, names: tuple[str, ...]) -> Path | None:
-    for name in names:
-        found = sorted(job.rglob(name))
-        if found:
-            return found[0]
-    return None
-
-
-def read_metrics(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path)
-    if "epoch" not in frame.columns:
-        raise ValueError(f"{path}: not a Lightning CSV logger file (no 'epoch' column)")
-    return frame
-
-
-def best_validation(frame: pd.DataFrame, monitor: str, mode: str) -> dict[str, float]:
-    """Every ``val/*`` metric of the epoch where ``monitor`` was best (the checkpoint test/eval uses)."""
-    val_columns = [c for c in frame.columns if c.startswith("val/")]
-    if monitor not in frame.columns:
-        return {}
-    rows = frame[frame[monitor].notna()]
-    finite = rows[rows[monitor].map(math.isfinite)]
-    if finite.empty:
-        return {monitor: math.nan}
-    best = finite.loc[finite[monitor].idxmin() if mode == "min" else finite[monitor].idxmax()]
-    epoch_rows = frame[(frame["epoch"] == best["epoch"])]
-    values = {"best_epoch": int(best["epoch"]), "best_step": int(best["step"])}
-    for column in val_columns:
-        column_values = epoch_rows[column].dropna()
-        if not column_values.empty:
-            values[column] = float(column_values.iloc[-1])
-    return values
-
-
-def last_values(frame: pd.DataFrame, prefixes: tuple[str, ...]) -> dict[str, float]:
-    """The last logged value of every column starting with one of ``prefixes`` (test and input metrics)."""
-    values = {}
-    for column in frame.columns:
-        if column.startswith(prefixes):
-            logged = frame[column].dropna()
-            if not logged.empty:
-                values[column] = float(logged.iloc[-1])
-    return values
-
-
-def condition_means(job: Path) -> pd.DataFrame | None:
-    """Test means per condition: the callback's by-condition CSV, else computed from the per-clip CSV."""
-    by_condition = _first(job, BY_CONDITION_FILES)
-    if by_condition is not None:
-        return pd.read_csv(by_condition)
-    per_clip = _first(job, PER_CLIP_FILES)
-    if per_clip is None:
-        return None
-    frame = pd.read_csv(per_clip)
-    if "condition" not in frame.columns:
-        frame["condition"] = "all"
-    metrics = [c for c in frame.columns if c not in _ID_COLUMNS and pd.api.types.is_numeric_dtype(frame[c])]
-    return frame.groupby("condition", sort=True)[metrics].mean().reset_index()
-
-
-def summarize_job(job: Path) -> tuple[dict, pd.DataFrame | None]:
-    """(one row of the run table, its per-condition means or None)."""
-    row: dict = {"job": job.name, **read_overrides(job)}
-    metrics_path = _first(job, (METRICS_FILE,))
-    if metrics_path is None:
-        row["status"] = "no metrics"
-        return row, condition_means(job)
-    frame = read_metrics(metrics_path)
-    monitor, mode = checkpoint_monitor(job)
-    row.update(best_validation(frame, monitor, mode))
-    row.update(last_values(frame, ("test/", "input/")))
-    losses = frame["train/loss_epoch"].dropna() if "train/loss_epoch" in frame.columns else pd.Series([])
-    diverged = not losses.empty and not math.isfinite(float(losses.iloc[-1]))
-    row["status"] = (
-        "diverged" if diverged else ("ok" if any(k.startswith("test/") for k in row) else "no test")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voipdns-aggregate",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    return row, condition_means(job)
-
-
-# --- the table ---------------------------------------------------------------------------------------------
-def swept_keys(rows: list[dict], override_keys: list[str]) -> list[str]:
-    """Overrides whose value differs between jobs (the sweep's axes)."""
-    return [k for k in override_keys if len({str(r.get(k)) for r in rows}) > 1]
-
-
-def aggregate(multirun_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """(run table, per-condition table, swept override keys) of every job in ``multirun_dir``."""
-    jobs = find_jobs(Path(multirun_dir))
-    rows, condition_frames, override_keys = [], [], []
-    for job in jobs:
-        row, conditions = summarize_job(job)
-        override_keys += [k for k in read_overrides(job) if k not in override_keys]
-        rows.append(row)
-        if conditions is not None:
-            condition_frames.append(conditions.assign(job=job.name))
-    swept = swept_keys(rows, override_keys)
-    fixed = [k for k in override_keys if k not in swept]
-    runs = pd.DataFrame(rows)
-    metric_columns = [c for c in runs.columns if c not in {"job", "status", *override_keys}]
-    runs = runs[["job", *swept, "status", *metric_columns, *fixed]]
-    by_condition = pd.DataFrame()
-    if condition_frames:
-        by_condition = pd.concat(condition_frames, ignore_index=True)
-        by_condition = runs[["job", *swept]].merge(by_condition, on="job", how="right")
-        leading = ["job", *swept, "condition"]
-        by_condition = by_condition[leading + [c for c in by_condition.columns if c not in leading]]
-    return runs, by_condition, swept
-
-
-def _format(value: object) -> str:
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
-    return "" if value is None else str(value)
-
-
-def concise(frame: pd.DataFrame, leading: list[str]) -> pd.DataFrame:
-    """Markdown view: ``leading`` columns, then the headline metrics (no loss terms), short job ids."""
-    keep = [c for c in frame.columns if c in leading]
-    keep += [c for c in frame.columns if c not in keep and _headline(c)]
-    view = frame[keep].copy()
-    if "job" in view.columns:
-        view["job"] = [
-            name.split("_", 1)[0] if name.split("_", 1)[0].isdigit() else name for name in view["job"]
-        ]
-    return view
-
-
-def _headline(column: str) -> bool:
-    return column.split("/")[-1].removeprefix("input_") in MARKDOWN_METRICS
-
-
-def markdown(frame: pd.DataFrame) -> str:
-    if frame.empty:
-        return "(no rows)\n"
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join(_format(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body]) + "\n"
-
-
-# --- the plot ----------------------------------------------------------------------------------------------
-def _numeric(values: pd.Series) -> pd.Series | None:
-    converted = pd.to_numeric(values, errors="coerce")
-    return None if converted.isna().any() else converted
-
-
-def plot(runs: pd.DataFrame, swept: list[str], metrics: list[str], path: Path) -> Path | None:
-    """One panel per metric: the metric against the first swept key, one line per value of the others."""
-    metrics = [m for m in metrics if m in runs.columns and runs[m].notna().any()]
-    if not swept or not metrics:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x_key, others = swept[0], swept[1:]
-    x_values = _numeric(runs[x_key])
-    figure, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
-    groups = runs.groupby(others, sort=True) if others else [((), runs)]
-    for axis, metric in zip(axes[0], metrics, strict=True):
-        for label, group in groups:
-            x = x_values[group.index] if x_values is not None else group[x_key].astype(str)
-            order = x.argsort() if x_values is not None else range(len(group))
-            name = ", ".join(f"{k}={v}" for k, v in zip(others, _as_tuple(label), strict=True)) or metric
-            axis.plot(list(x.iloc[order]), list(group[metric].iloc[order]), marker="o", label=name)
-        baseline = metric.replace("test/", "test/input_").replace("val/", "input/")
-        if baseline != metric and baseline in runs.columns and runs[baseline].notna().any():
-            axis.axhline(float(runs[baseline].dropna().iloc[0]), color="gray", ls="--", label="input")
-        if x_values is not None and (x_values > 0).all() and x_values.max() / x_values.min() >= 10:
-            axis.set_xscale("log")
-        axis.set_xlabel(x_key)
-        axis.set_title(metric)
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
-
-
-def _as_tuple(label: object) -> tuple:
-    return label if isinstance(label, tuple) else (label,)
-
-
-# --- entry point -------------------------------------------------------------------------------------------
-def write_outputs(
-    multirun_dir: str | Path, out_dir: str | Path | None, metrics: list[str]
-) -> dict[str, Path]:
-    runs, by_condition, swept = aggregate(multirun_dir)
-    out = Path(out_dir or multirun_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": out / "aggregate.csv", "md": out / "aggregate.md"}
-    runs.to_csv(paths["csv"], index=False)
-    fixed = [c for c in runs.columns if "/" not in c and c not in {"job", "status", *swept}]
-    fixed = [f"{c}={runs[c].iloc[0]}" for c in fixed if not c.startswith("best_")]
-    text = f"# Sweep {Path(multirun_dir).name}: {', '.join(swept) or 'no swept key'}\n\n"
-    text += f"Fixed overrides: {', '.join(fixed) or 'none'}. All logged metrics: aggregate.csv.\n\n"
-    text += markdown(concise(runs, ["job", *swept, "status", "best_epoch"]))
-    if not by_condition.empty:
-        paths["by_condition"] = out / "aggregate_by_condition.csv"
-        by_condition.to_csv(paths["by_condition"], index=False)
-        text += "\n## Test means per condition\n\n" + markdown(
-            concise(by_condition, ["job", *swept, "condition"])
-        )
-    paths["md"].write_text(text)
-    figure = plot(runs, swept, metrics, out / "aggregate.png")
-    if figure is not None:
-        paths["png"] = figure
-    return paths
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="voipdns-aggregate", description=__doc__.split("\n\n")[0])
     parser.add_argument("multirun_dir", help="a Hydra multirun folder (logs/<task>/multiruns/<run_name>)")
     parser.add_argument("-o", "--out-dir", default=None, help="where to write (default: the multirun folder)")
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_PLOT_METRICS), help="metrics to plot")
-    args = parser.parse_args(argv)
+    parser.add_argument("--title", default=None, help="heads aggregate.md and the plot (default: Sweep <folder>)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        paths = write_outputs(args.multirun_dir, args.out_dir, args.metrics)
+        paths = write_outputs(args.multirun_dir, args.out_dir, args.metrics, args.title)
     except (FileNotFoundError, ValueError) as error:
         print(f"voipdns-aggregate: error: {error}", file=sys.stderr)
         return 2

@@ -39,6 +39,7 @@ METRICS: dict[str, MetricInfo] = {
     "pdnsmos_ovrl": _mos("pDNSMOS OVRL"),
     "plcmos": _mos("PLCMOS"),
     "egemaps_mae_improvement": MetricInfo("eGeMAPS MAE improvement", "%", True),
+    "loss": MetricInfo("loss", "", False),
 }
 
 
