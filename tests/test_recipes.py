@@ -19,12 +19,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra_helpers import compose_config
 from voipdns.audio import save_audio
 from voipdns.checkpoint_formats.errors import CheckpointKeyError
-from voipdns.cli.aggregate import aggregate
 from voipdns.cli.train import train
 from voipdns.config import CONFIG_DIR, PROJECT_ROOT
 from voipdns.data.speech_synth import synthesize_speech
 from voipdns.models.demucs import Demucs
 from voipdns.models.fullsubnet import FullSubNet
+from voipdns.reports.sweep import aggregate
 from voipdns.tap.estimator import TAPEstimator, save_estimator
 from voipdns.tasks.init_weights import init_from_pretrained, load_initial_weights, save_official
 from voipdns.voip.corpus import simulate
