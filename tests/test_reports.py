@@ -22,11 +22,11 @@ from voipdns.reports import (
     summary_markdown,
     write_report,
 )
-from voipdns.reports.results_csv import results_columns
 from voipdns.reports import conditions as report_conditions
 from voipdns.reports.conditions import condition_cells
-from voipdns.voip.conditions import CONDITIONS as VOIP_CONDITIONS
+from voipdns.reports.results_csv import results_columns
 from voipdns.voip import conditions as voip_conditions
+from voipdns.voip.conditions import CONDITIONS as VOIP_CONDITIONS
 from voipdns.voip.conditions import find_condition, parse_condition
 
 KEYS = ["pesq_wb", "stoi", "egemaps_mae_Loudness", "egemaps_mae_F1frequency"]
@@ -165,8 +165,13 @@ def test_command_line_labels_name_the_models_everywhere(tmp_path, capsys):
 
 def test_non_voip_conditions_get_a_plain_condition_column(tmp_path):
     rows = [
-        {"name": f"p232_{i:03d}", "condition": "voicebank", "model": "m", "pesq_wb": 2.0 + 0.1 * i,
-         "input_pesq_wb": 1.5 + 0.1 * i}
+        {
+            "name": f"p232_{i:03d}",
+            "condition": "voicebank",
+            "model": "m",
+            "pesq_wb": 2.0 + 0.1 * i,
+            "input_pesq_wb": 1.5 + 0.1 * i,
+        }
         for i in range(4)
     ]
     paths = write_report(rows, tmp_path)
@@ -263,9 +268,7 @@ def test_score_folder_pairs_files_by_name(tmp_path):
 
 @pytest.mark.slow
 def test_score_items_in_worker_processes_matches_inline(tmp_path):
-    items = [
-        ScoreItem(f"c{i}", _sine(1.0, i) + 0.05 * _sine(1.0, 20 + i), clean=_sine(1.0, i)) for i in range(4)
-    ]
+    items = [ScoreItem(f"c{i}", _sine(1.0, i) + 0.05 * _sine(1.0, 20 + i), clean=_sine(1.0, i)) for i in range(4)]
     inline = score_items(items, tmp_path / "a.csv", metrics=["si_sdr", "stoi"], num_workers=0, progress=False)
     pooled = score_items(items, tmp_path / "b.csv", metrics=["si_sdr", "stoi"], num_workers=2, progress=False)
     assert sorted((r["name"], r["si_sdr"], r["stoi"]) for r in pooled) == [

@@ -13,9 +13,7 @@ import pandas as pd
 from voipdns.reports.conditions import ALL_CONDITIONS
 from voipdns.reports.runs import INPUT_MODEL, model_order
 
-IMPROVEMENT_COLUMNS = [
-    "frames", "condition", "feature", "model", "mae_input", "mae_output", "improvement_pct", "clips"
-]
+IMPROVEMENT_COLUMNS = ["frames", "condition", "feature", "model", "mae_input", "mae_output", "improvement_pct", "clips"]
 
 
 def _feature_values(table: pd.DataFrame, voiced: bool) -> pd.DataFrame:

@@ -34,8 +34,9 @@ def _draw_family(axes, improvement: pd.DataFrame, condition: str, models: list[s
     for index, model in enumerate(models):
         values = _values(improvement, condition, model, features)
         shown = ~np.isnan(values)
-        axes.barh(positions[shown] - 0.4 + height * (index + 0.5), values[shown], height, label=model,
-                  color=f"C{index}")
+        axes.barh(
+            positions[shown] - 0.4 + height * (index + 0.5), values[shown], height, label=model, color=f"C{index}"
+        )
     axes.axvline(0.0, color="black", linewidth=0.8)
     axes.set_yticks(positions, [feature_label(f) for f in features], fontsize=8)
     axes.set_ylim(len(features) - 0.5, -0.5)  # first feature on top, as in the paper's figure

@@ -59,9 +59,7 @@ def _rule(left: int, right: int) -> str:
     return "|" + "---|" * left + "---:|" * right
 
 
-def summary_markdown(
-    summary: ConditionSummary, metrics: Sequence[str] | None = None, title: str | None = None
-) -> str:
+def summary_markdown(summary: ConditionSummary, metrics: Sequence[str] | None = None, title: str | None = None) -> str:
     """Table I: condition cells, n (clips), then per model its metrics side by side, each model's metric
     followed by its delta vs input."""
     metrics = list(metrics or summary.metrics)
@@ -94,9 +92,7 @@ def legend_markdown() -> str:
     )
 
 
-def overall_markdown(
-    summary: ConditionSummary, extra_rows: Mapping[str, Mapping[str, str]] | None = None
-) -> str:
+def overall_markdown(summary: ConditionSummary, extra_rows: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """All metrics over all clips: one row per metric (unit, direction), per model its value [interval] and,
     for models other than the input, the delta vs input. ``extra_rows``: label -> model -> cell (eGeMAPS)."""
     columns = [c for model in summary.models for c in _overall_columns(summary, model)]

@@ -47,9 +47,7 @@ def figure_files(png_path: Path) -> list[Path]:
 def add_legend(figure: plt.Figure, handles_and_labels: tuple[list, list]) -> None:
     """The models' legend in one row below the axes: outside every bar, clear of the title."""
     handles, labels = handles_and_labels
-    figure.legend(
-        handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize=9, frameon=False
-    )
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize=9, frameon=False)
 
 
 def _clip_count_label(summary: ConditionSummary, condition: str) -> str:

@@ -131,9 +131,7 @@ def merge_long(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     models = table[~is_input]
     duplicated = int(models.duplicated(key, keep="last").sum())
     if duplicated:
-        log.warning(
-            "%d clip scores appear in more than one run of the same model; keeping the later ones", duplicated
-        )
+        log.warning("%d clip scores appear in more than one run of the same model; keeping the later ones", duplicated)
     models = models.drop_duplicates(key, keep="last")
     return pd.concat([inputs, models], ignore_index=True)
 

@@ -43,8 +43,9 @@ def _add_figure(paths: dict[str, Path], key: str, png: Path) -> None:
 
 
 def _egemaps_improvement(table: pd.DataFrame, by_condition: bool) -> pd.DataFrame:
-    parts = [egemaps_improvement(table, voiced=frames == "voiced", by_condition=by_condition)
-             for frames, _ in FRAME_SETS]
+    parts = [
+        egemaps_improvement(table, voiced=frames == "voiced", by_condition=by_condition) for frames, _ in FRAME_SETS
+    ]
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 

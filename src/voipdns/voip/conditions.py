@@ -87,6 +87,4 @@ def select_conditions(platforms=None, receivers=None, settings=None, conditions=
         if unknown:
             raise ValueError(f"unknown {name} {unknown}; choose from {universe}")
         allowed.append(value)
-    return [
-        c for c in CONDITIONS if all(part in ok for part, ok in zip(parse_condition(c), allowed, strict=True))
-    ]
+    return [c for c in CONDITIONS if all(part in ok for part, ok in zip(parse_condition(c), allowed, strict=True))]
