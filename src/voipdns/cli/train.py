@@ -19,7 +19,7 @@ from voipdns.cli.common import (
 )
 from voipdns.cli.entry import cli_entry
 from voipdns.config import CONFIG_DIR, to_plain
-from voipdns.reporting import improvement_table
+from voipdns.reports.console import improvement_table
 from voipdns.tasks.config_checks import check_train_config
 
 # What the closing table shows: the unprocessed input next to the enhanced output.

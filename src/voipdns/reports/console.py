@@ -1,4 +1,6 @@
-"""Console summaries: the unprocessed input next to the enhanced output, so every run shows its improvement."""
+"""Console summaries: the unprocessed input next to the enhanced output, so every run shows its improvement.
+
+No pandas: ``voipdns-train`` prints this table at the end of every run."""
 
 from __future__ import annotations
 
