@@ -3,17 +3,25 @@ the telephone leg, and presets for the eight VoIP-DNS conditions (`channel.make_
 
 from __future__ import annotations
 
-from voipdns.voip.augment import VoIPAugmentedDataset
-from voipdns.voip.channel import ChannelSimulator, make_preset
-from voipdns.voip.codecs import available_codecs, make_codec
-from voipdns.voip.conditions import CONDITIONS, partition_name
+import importlib
+from typing import Any
 
-__all__ = [
-    "CONDITIONS",
-    "ChannelSimulator",
-    "VoIPAugmentedDataset",
-    "available_codecs",
-    "make_codec",
-    "make_preset",
-    "partition_name",
-]
+# Names are imported on first use: the condition vocabulary (voip.conditions) is the ground floor that
+# datasets and reports read, and reading it must not load torch and FFmpeg with the simulator.
+_EXPORTS = {
+    "CONDITIONS": "conditions",
+    "partition_name": "conditions",
+    "ChannelSimulator": "channel",
+    "make_preset": "channel",
+    "VoIPAugmentedDataset": "augment",
+    "available_codecs": "codecs",
+    "make_codec": "codecs",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'voipdns.voip' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"voipdns.voip.{_EXPORTS[name]}"), name)
