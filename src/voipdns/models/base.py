@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from voipdns.enhance_api import enhance_audio
+from voipdns.enhance_arrays import enhance_audio
 from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 
