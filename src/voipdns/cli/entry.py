@@ -195,6 +195,7 @@ def cli_entry(
             except SystemExit as stop:  # Lightning turns Ctrl-C into sys.exit(1) after its graceful shutdown
                 if isinstance(stop.__context__, KeyboardInterrupt):
                     _report_interrupt(task, cfg, resume)
+                    raise SystemExit(INTERRUPTED_EXIT_CODE) from None
                 raise
             except Exception as error:
                 cause = user_error_in(error)
