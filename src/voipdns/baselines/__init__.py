@@ -12,7 +12,12 @@ from pathlib import Path
 
 from voipdns.baselines import deepfilternet3, rnnoise
 from voipdns.baselines.net import BaselineNet
-from voipdns.baselines.spec import INSTALL_HINT, BaselineSpec, MissingBaselineExtraError
+from voipdns.baselines.spec import (
+    INSTALL_HINT,
+    BaselineOfflineOnlyError,
+    BaselineSpec,
+    MissingBaselineExtraError,
+)
 
 #: checkpoint name -> baseline
 BASELINES: dict[str, BaselineSpec] = {spec.name: spec for spec in (rnnoise.SPEC, deepfilternet3.SPEC)}
@@ -28,4 +33,12 @@ def load_baseline(name: str, sample_rate: int = 16000) -> BaselineNet:
     return BaselineNet(BASELINES[name], sample_rate).eval()
 
 
-__all__ = ["BASELINES", "INSTALL_HINT", "BaselineNet", "MissingBaselineExtraError", "is_baseline", "load_baseline"]
+__all__ = [
+    "BASELINES",
+    "INSTALL_HINT",
+    "BaselineNet",
+    "BaselineOfflineOnlyError",
+    "MissingBaselineExtraError",
+    "is_baseline",
+    "load_baseline",
+]

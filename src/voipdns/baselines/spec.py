@@ -27,6 +27,16 @@ class MissingBaselineExtraError(CheckpointError):
     A ``CheckpointError``, so the CLIs print it as one line and exit 2 like any unusable ``checkpoint=``."""
 
 
+class BaselineOfflineOnlyError(CheckpointError):
+    """A baseline asked for what only torch nets have: a streamer (``stream=true``) or an ONNX export."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"checkpoint={name} is a baseline run by its wheel's native engine: voipdns-eval, voipdns-enhance "
+            "(offline, stream=false) and voipdns.load_net take it; it has no voipdns streamer and no ONNX export"
+        )
+
+
 class FrameEngine(Protocol):
     """One stateful instance of a native enhancer: ``process`` takes and returns ``frame_samples`` float32
     samples in [-1, 1] at the baseline's rate; ``close`` frees the native state."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voipdns.baselines import BaselineOfflineOnlyError, is_baseline
 from voipdns.checkpoint_formats import infer_net_config
 from voipdns.config import to_plain
 from voipdns.models.base import EnhancementNet
@@ -32,6 +33,8 @@ def _checkpoint_config(path: Path) -> dict | None:
 def load_model(spec: str | Path) -> ModelSource:
     """A trained net from a registry name or checkpoint path, with its net config."""
     path = Path(spec)
+    if is_baseline(spec):  # native engines: nothing to stream or export
+        raise BaselineOfflineOnlyError(str(spec))
     if path.is_file():
         config = _checkpoint_config(path)
         net = load_net(path, net_config=config)
