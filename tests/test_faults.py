@@ -186,11 +186,15 @@ def _cli(command: list[str], tmp_path, **env) -> subprocess.CompletedProcess:
 def test_every_missing_mandatory_key_is_named_at_once_even_behind_an_interpolation():
     from voipdns.cli.entry import UsageError, check_mandatory, missing_mandatory_keys
 
-    cfg = OmegaConf.create({"a": "???", "b": {"c": "???", "d": [1, "???"]}, "e": "${a}", "f": 1})
-    assert missing_mandatory_keys(cfg) == ["a", "b.c", "b.d.1"]
-    with pytest.raises(UsageError, match=r"missing mandatory value\(s\): a, b\.c, b\.d\.1; .* a=\.\.\. b\.c=\.\.\."):
+    cfg = OmegaConf.create({"a": "???", "b": {"c": "???", "d": [1, "???"]}, "e": "${a}", "f": 1,
+                            "data": {"train": {"root": "???"}, "test": {"root": "${..train.root}"}}})  # fmt: skip
+    assert missing_mandatory_keys(cfg) == ["a", "b.c", "b.d.1", "data.train.root"]
+    with pytest.raises(UsageError, match=r"missing mandatory value\(s\): a, b\.c, b\.d\.1, data\.train\.root; "
+                                         r".* a=\.\.\. b\.c=\.\.\."):  # fmt: skip
         check_mandatory(cfg)
     check_mandatory(cfg, needed=["f"])  # only what the run reads is demanded
+    with pytest.raises(UsageError, match=r"value\(s\): data\.train\.root;"):  # read through an interpolation
+        check_mandatory(cfg, needed=["data.test"])
 
 
 def test_user_error_inside_a_hydra_instantiation_is_one_line_and_exit_2(capsys):

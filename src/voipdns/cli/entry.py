@@ -21,13 +21,13 @@ import os
 import shlex
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
 from voipdns.audio import AudioFileError
 from voipdns.checkpoint_formats.errors import CheckpointError
@@ -47,6 +47,7 @@ class UsageError(ValueError):
 USER_ERRORS: tuple[type[BaseException], ...] = (
     UsageError,
     MissingMandatoryValue,
+    InterpolationToMissingValueError,
     FileNotFoundError,
     FileExistsError,
     PermissionError,
@@ -60,37 +61,67 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 ResumeOverrides = Callable[[DictConfig], list[str]]
 
 
-def missing_mandatory_keys(cfg: Any, prefix: str = "") -> list[str]:
-    """Dotted keys whose value is ``???``, without resolving interpolations (which would stop at the first)."""
+def _config_keys(cfg: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """``(dotted key, kind)`` for every ``???`` (kind "missing") and interpolation, without resolving any."""
     if isinstance(cfg, DictConfig):
         keys: Iterable[Any] = cfg.keys()
     elif isinstance(cfg, ListConfig):
         keys = range(len(cfg))
     else:
-        return []
-    found = []
+        return
     for key in keys:
         name = f"{prefix}.{key}" if prefix else str(key)
         if OmegaConf.is_missing(cfg, key):
-            found.append(name)
-        elif not OmegaConf.is_interpolation(cfg, key):
-            found.extend(missing_mandatory_keys(cfg[key], name))
-    return found
+            yield name, "missing"
+        elif OmegaConf.is_interpolation(cfg, key):
+            yield name, "interpolation"
+        else:
+            yield from _config_keys(cfg[key], name)
+
+
+def missing_mandatory_keys(cfg: Any) -> list[str]:
+    """Dotted keys whose value is ``???``, without resolving interpolations (which would stop at the first)."""
+    return [name for name, kind in _config_keys(cfg) if kind == "missing"]
+
+
+def _missing_key_of(error: Exception, fallback: str) -> str:
+    """The ``???`` key an OmegaConf error names on its first line (``...: Missing mandatory value: <key>``)."""
+    return str(error).splitlines()[0].rsplit(":", 1)[-1].strip() or fallback
+
+
+def _missing_behind(cfg: DictConfig, key: str) -> str | None:
+    """The ``???`` key that interpolation ``key`` leads to, or None when it resolves (or fails otherwise)."""
+    try:
+        OmegaConf.select(cfg, key, throw_on_missing=True)
+    except InterpolationToMissingValueError as error:
+        return _missing_key_of(error, key)
+    except Exception:  # any other problem surfaces, with its own message, when the run reads the key
+        return None
+    return None
 
 
 def check_mandatory(cfg: DictConfig, needed: Iterable[str] | None = None) -> None:
-    """Raise ``UsageError`` naming every missing mandatory key under ``needed`` (dotted prefixes; None: all)."""
-    missing = missing_mandatory_keys(cfg)
-    if needed is not None:
-        roots = tuple(needed)
-        missing = [key for key in missing if any(key == root or key.startswith(f"{root}.") for root in roots)]
+    """Raise ``UsageError`` naming every missing mandatory key under ``needed`` (dotted prefixes; None: all).
+
+    A needed key that interpolates a ``???`` elsewhere (``data.test.root: ${..train.root}``) names that key.
+    """
+    roots = None if needed is None else tuple(needed)
+    missing: dict[str, None] = {}  # ordered set
+    for key, kind in _config_keys(cfg):
+        if roots is not None and not any(key == root or key.startswith(f"{root}.") for root in roots):
+            continue
+        source = key if kind == "missing" else _missing_behind(cfg, key)
+        if source:
+            missing[source] = None
     if missing:
         example = " ".join(f"{key}=..." for key in missing)
         raise UsageError(f"missing mandatory value(s): {', '.join(missing)}; set them on the command line: {example}")
 
 
-#: OS errors about the place a run writes to (read-only file system, full disk): the user picks another.
-USER_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+#: OS errors about the place a run writes to (read-only file system, full disk, a file where a folder should be).
+USER_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EEXIST, errno.ENOTDIR, errno.EISDIR}
+)
 
 
 def user_error_in(error: BaseException) -> BaseException | None:
@@ -105,8 +136,8 @@ def user_error_in(error: BaseException) -> BaseException | None:
 
 
 def one_line(error: BaseException) -> str:
-    if isinstance(error, MissingMandatoryValue):  # OmegaConf's message spans lines of internals
-        key = getattr(error, "full_key", None) or str(error).splitlines()[0].rsplit(":", 1)[-1].strip()
+    if isinstance(error, (MissingMandatoryValue, InterpolationToMissingValueError)):  # multi-line internals
+        key = _missing_key_of(error, getattr(error, "full_key", None) or "")
         return f"missing mandatory value: {key}; set it on the command line: {key}=..."
     if isinstance(error, OSError) and error.errno in USER_ERRNOS and error.filename:
         return f"{error.filename}: cannot write ({error.strerror}); choose another folder, or fix it and rerun"
