@@ -136,3 +136,16 @@ def test_bootstrap_interval_narrows_with_more_clips_and_needs_two():
     assert few_high - few_low > 3 * (high - low)
     assert bootstrap_ci(many) == (low, high)  # seeded: the same report twice gives the same interval
     assert all(np.isnan(bootstrap_ci(np.array([2.0, np.nan]))))  # one scored clip: no interval
+
+
+def test_a_bar_without_interval_is_hatched_and_the_title_says_why():
+    table = long_table(metrics={"pesq_wb": 1.6})
+    only_one = (table["model"] == "dns48") & (table["condition"] == "gm_cloud_low") & (table["name"] == "fileid_0")
+    table.loc[only_one, "value"] = np.nan  # gm_cloud_low keeps 1 scored clip for dns48
+    summary = summarize_conditions(table)
+    axes = metric_figure(summary, "pesq_wb").axes[0]
+    bars = [c for c in axes.containers if isinstance(c, BarContainer)]
+    assert [bar.get_hatch() for bar in bars[1].patches] == ["///", None, None]
+    assert [bar.get_hatch() for bar in bars[0].patches] == [None, None, None]
+    assert "fewer than 2 clips" in axes.get_title()
+    assert "fewer than 2 clips" not in metric_figure(summarize_conditions(long_table()), "pesq_wb").axes[0].get_title()

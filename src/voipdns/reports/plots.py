@@ -84,8 +84,9 @@ def _finite_max(arrays: list[np.ndarray]) -> float:
 
 
 def _bar_errors(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """[2, bars] distances below/above the mean; 0 where there is no interval (fewer than 2 clips)."""
-    return np.nan_to_num(np.stack([mean - low, high - mean]), nan=0.0)
+    """[2, bars] distances below/above the mean; NaN (nothing drawn, not even a cap) where there is no
+    interval (fewer than 2 clips)."""
+    return np.stack([mean - low, high - mean])
 
 
 def plot_metric_by_condition(
@@ -108,6 +109,7 @@ def metric_figure(summary: ConditionSummary, metric: str, title: str | None = No
         figsize=(max(6.0, (0.35 + 0.25 * len(models)) * len(conditions) + 2.5), 4.6), layout="constrained"
     )
     tops, bottoms = [], []
+    hatched = False
     for index, model in enumerate(models):
         mean = summary.mean[(model, metric)].to_numpy(dtype=float)
         low = summary.ci_low[(model, metric)].to_numpy(dtype=float)
@@ -115,7 +117,7 @@ def metric_figure(summary: ConditionSummary, metric: str, title: str | None = No
         failed = summary.failures[(model, metric)].to_numpy()
         shown = ~np.isnan(mean)
         offsets = positions - 0.4 + width * (index + 0.5)
-        axes.bar(
+        bars = axes.bar(
             offsets[shown],
             mean[shown] - floor,
             width,
@@ -125,12 +127,26 @@ def metric_figure(summary: ConditionSummary, metric: str, title: str | None = No
             error_kw={"elinewidth": 0.9, "capthick": 0.9},
             label=model,
         )
+        for bar, interval_low in zip(bars, low[shown], strict=True):
+            if np.isnan(interval_low):  # fewer than 2 scored clips: hatched, so it does not look as certain
+                bar.set_hatch("///")
+                bar.set_edgecolor("white")
+                hatched = True
         tops.append(np.fmax(mean, high))
         bottoms.append(np.fmin(mean, low))
         for x, value, ceiling, count in zip(offsets, mean, np.fmax(mean, high), failed, strict=True):
             if count:
                 anchor = floor if np.isnan(value) else ceiling
-                axes.annotate(f"{count} NaN", (x, anchor), ha="center", va="bottom", fontsize=7, rotation=90)
+                axes.annotate(
+                    f"{count} NaN",
+                    (x, anchor),
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    rotation=90,
+                )
     axes.set_ylim(*_value_limits(metric, _finite_min(bottoms), _finite_max(tops)))
     axes.axhline(floor, color="black", linewidth=0.8)  # the bars' base: scale bottom, or 0 dB
     if ALL_CONDITIONS in conditions and len(conditions) > 1:  # the pooled group is no condition of its own
@@ -138,7 +154,8 @@ def metric_figure(summary: ConditionSummary, metric: str, title: str | None = No
     labels = [f"{condition_label(c)}\n{_clip_count_label(summary, c)}" for c in conditions]
     axes.set_xticks(positions, labels, fontsize=8)
     axes.set_ylabel(axis_label(metric))
-    axes.set_title(f"{metric_label(metric)} per condition: mean and 95 % CI over clips", fontsize=10)
+    note = "\nhatched bar: fewer than 2 clips scored, no CI" if hatched else ""
+    axes.set_title(f"{metric_label(metric)} per condition: mean and 95 % CI over clips{note}", fontsize=10)
     axes.grid(axis="y", alpha=0.3)
     axes.set_axisbelow(True)
     add_legend(figure, axes.get_legend_handles_labels())
