@@ -34,6 +34,7 @@ MODELS = {
     "ppn": "ppn.yaml",
     "upn": "upn.yaml",
     "dsp_denoiser": "dsp_denoiser.yaml",
+    "gtcrn": "gtcrn.yaml",
 }
 
 

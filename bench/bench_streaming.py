@@ -1,8 +1,10 @@
 """Streaming per-frame time vs the real-time budget (the audio one frame consumes), PyTorch vs ONNX Runtime.
 
 Each streamer processes ``--seconds`` of synthetic noisy speech one hop at a time, on one thread; the
-mean / 95th percentile / max time per frame is printed beside the frame budget (16 ms for Demucs and
-FullSubNet, 10 ms for PercepNet at 16 kHz). Untrained weights (speed does not depend on their values).
+mean / 95th percentile / max time per frame is printed beside the frame budget (16 ms for Demucs, FullSubNet
+and GTCRN, 10 ms for PercepNet at 16 kHz) and as a real-time factor (mean frame time / budget). Backends:
+PyTorch, the ONNX streaming graph, and that graph with dynamic INT8 weights (``onnx-int8``). Untrained
+weights (speed does not depend on their values).
 
     nice .venv/bin/python bench/bench_streaming.py --seconds 3
 """
@@ -24,6 +26,7 @@ CONFIGS = {
     "fullsubnet": ("fullsubnet.yaml", {"fb_norm": "cumulative_laplace", "sb_norm": "cumulative_laplace"}),
     "percepnet": ("percepnet.yaml", {}),
     "upn": ("upn.yaml", {}),
+    "gtcrn": ("gtcrn.yaml", {}),
 }
 
 
@@ -34,6 +37,7 @@ def run(streamer, audio) -> dict[str, float]:
 
 
 def bench(name: str, audio, folder: Path) -> list[str]:
+    from voipdns.export.quantize import quantize_int8
     from voipdns.export.source import model_from_config
     from voipdns.export.stream_graph import export_stream_onnx, load_onnx_streamer
     from voipdns.streaming import streamer_for
@@ -43,18 +47,21 @@ def bench(name: str, audio, folder: Path) -> list[str]:
     net = with_embedding(source.net, getattr(source.net, "embedding_dim", 0))
     streamer = streamer_for(net)
     path = export_stream_onnx(streamer, folder / f"{name}.onnx", name, source.config)
-    onnx_streamer = load_onnx_streamer(path)
-    if getattr(streamer, "embedding", None) is not None:
-        onnx_streamer.set_speaker_embedding(streamer.embedding)
+    backends = {"pytorch": streamer, "onnx": load_onnx_streamer(path)}
+    backends["onnx-int8"] = load_onnx_streamer(quantize_int8(path, folder / f"{name}.int8.onnx"))
+    embedding = getattr(streamer, "embedding", None)
+    for runner in backends.values():
+        if embedding is not None:  # PPN/UPN: the same enrolled speaker everywhere
+            runner.set_speaker_embedding(embedding)
     lines = []
-    for backend, runner in (("pytorch", streamer), ("onnx", onnx_streamer)):
+    for backend, runner in backends.items():
         timing = run(runner, audio)
         budget = runner.frame_budget_ms
         lines.append(
-            f"{name:10s} {backend:8s} latency {runner.latency_ms:5.1f} ms  "
+            f"{name:10s} {backend:9s} latency {runner.latency_ms:5.1f} ms  "
             f"frame {timing['mean_ms']:6.2f} ms mean "
             f"/ {timing['p95_ms']:6.2f} p95 / {timing['max_ms']:6.2f} max  vs budget {budget:4.1f} ms "
-            f"-> {timing['mean_ms'] / budget:.2f} of real time"
+            f"-> RTF {timing['mean_ms'] / budget:.3f}"
         )
     if name == "demucs":
         lines.append(reference_demucs_line(net, audio))
