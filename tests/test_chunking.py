@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voipdns.inference import AudioStreamError, ChunkedEnhancer, crossfade, enhance_file, stream_audio
+from voipdns.chunking import AudioStreamError, ChunkedEnhancer, crossfade, enhance_file, stream_audio
 
 RATE = 16000
 

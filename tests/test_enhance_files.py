@@ -10,9 +10,9 @@ import soundfile as sf
 import torch
 
 from conftest import TINY_DEMUCS
+from voipdns.chunking import resolve_device
 from voipdns.enhance_files import FileJob, enhance_files, plan_batches, stream_files
 from voipdns.enhancers import load_enhancer
-from voipdns.inference import resolve_device
 from voipdns.models.demucs import Demucs
 from voipdns.progress import AudioProgress
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from voipdns.chunking import enhance_file as enhance_chunked
 from voipdns.enhancers import load_enhancer
-from voipdns.inference import enhance_file as enhance_chunked
 
 
 @lru_cache(maxsize=2)

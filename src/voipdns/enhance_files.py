@@ -2,7 +2,7 @@
 
 Files up to ``chunk_seconds`` are sorted by length and grouped into batches of ``batch_size`` whose lengths differ
 by at most ``max_padding`` of the longest (zero-padded to it, each output cropped back). Longer files are
-enhanced one at a time in overlapping chunks (``voipdns.inference.enhance_file``), so memory stays bounded by
+enhanced one at a time in overlapping chunks (``voipdns.chunking.enhance_file``), so memory stays bounded by
 ``batch_size x chunk_seconds`` of audio. One progress bar counts files, audio seconds and the real-time factor.
 
 Padding is not free for nets that normalise by the whole clip (Demucs, offline FullSubNet): a padded clip's
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from voipdns.audio import AudioFileError, audio_info, load_audio, save_audio
-from voipdns.inference import AudioStreamError, enhance_file
+from voipdns.chunking import AudioStreamError, enhance_file
 from voipdns.progress import AudioProgress
 from voipdns.streaming import Streamer, stream_file
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from voipdns.chunking import torch_batch_enhancer, torch_enhancer
 from voipdns.export.metadata import read_metadata
 from voipdns.export.runtime import OnnxNet
 from voipdns.export.source import load_model
 from voipdns.export.stream_graph import load_onnx_streamer
-from voipdns.inference import torch_batch_enhancer, torch_enhancer
 from voipdns.pretrained import load_net
 from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.streaming import Streamer, streamer_for

@@ -17,9 +17,9 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from voipdns.audio import AudioFileError, save_audio
+from voipdns.chunking import ChunkedEnhancer
 from voipdns.data.alignment import AlignmentError
 from voipdns.enhancers import Enhancer
-from voipdns.inference import ChunkedEnhancer
 from voipdns.reports.score_files import ScoreItem, score_items
 from voipdns.reports.write import write_report
 

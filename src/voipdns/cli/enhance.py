@@ -7,11 +7,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from voipdns.chunking import AudioStreamError, enhance_file
 from voipdns.cli.common import log
 from voipdns.cli.entry import UsageError, cli_entry
 from voipdns.config import CONFIG_DIR
 from voipdns.enhancers import load_enhancer, load_streamer
-from voipdns.inference import AudioStreamError, enhance_file
 from voipdns.streaming import stream_file
 
 

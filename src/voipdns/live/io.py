@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import soundfile as sf
 
-from voipdns.inference import stream_audio
+from voipdns.chunking import stream_audio
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from voipdns.inference import stream_audio
+from voipdns.chunking import stream_audio
 from voipdns.streaming.base import Streamer
 
 
