@@ -164,3 +164,17 @@ def test_streaming_and_export_say_the_baseline_runs_offline_only(name):
     for attempt in (load_streamer, load_model):
         with pytest.raises(BaselineOfflineOnlyError, match="no voipdns streamer and no ONNX export"):
             attempt(name)
+
+
+@_needs_extra("rnnoise")
+def test_rnnoise_matches_pyrnnoise_own_wrapper_after_its_delay():
+    """Same engine, scaling and delay as the package's own API (which resamples with its own filters)."""
+    from pyrnnoise import RNNoise
+
+    _, noisy = _noisy_clip(seconds=1.5)
+    ours = load_net("rnnoise").enhance(noisy, sample_rate=RATE)
+    frames = [frame for _, frame in RNNoise(RATE).denoise_chunk((noisy * 32767).astype(np.int16), partial=True)]
+    theirs = np.concatenate([np.atleast_2d(frame) for frame in frames], axis=1)[0] / 32767.0
+    delay = round(BASELINES["rnnoise"].delay_samples * RATE / BASELINES["rnnoise"].sample_rate)  # 320
+    count = min(len(ours), len(theirs) - delay)
+    assert np.corrcoef(ours[:count], theirs[delay: delay + count])[0, 1] > 0.99
