@@ -312,6 +312,7 @@ def test_training_stops_with_one_message_when_checkpoints_stop_being_written(tmp
         AtomicOnExceptionCheckpoint,
         CheckpointWriteError,
     )
+    from voipdns.cli.entry import one_line, user_error_in  # how voipdns-train reports it: one line, exit 2
 
     class Tiny(L.LightningModule):
         def __init__(self):
@@ -341,8 +342,9 @@ def test_training_stops_with_one_message_when_checkpoints_stop_being_written(tmp
         callbacks=[AtomicModelCheckpoint(dirpath=folder, save_top_k=0, save_last=True, every_n_train_steps=2),
                    AtomicOnExceptionCheckpoint(dirpath=folder)],
     )  # fmt: skip
-    with pytest.raises(CheckpointWriteError, match=r"last\.ckpt: nothing was written.*last\.ckpt is intact"):
+    with pytest.raises(CheckpointWriteError, match=r"last\.ckpt: nothing was written.*last\.ckpt is intact") as info:
         trainer.fit(Tiny(), torch.utils.data.DataLoader(torch.randn(16, 2), batch_size=2))
+    assert one_line(user_error_in(info.value)).startswith(f"cannot write checkpoint {folder / 'last.ckpt'}")
     assert torch.load(folder / "last.ckpt", weights_only=False)["global_step"] == 2  # the good one, whole
     assert sorted(path.name for path in folder.iterdir()) == ["last.ckpt"]  # no on_exception.ckpt attempt
 
