@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from voipdns import conditions as voip_conditions
 from voipdns.cli.report import main as report_main
+from voipdns.conditions import CONDITIONS as VOIP_CONDITIONS
+from voipdns.conditions import find_condition, parse_condition
 from voipdns.reports import (
     INPUT_MODEL,
     ResultsCsv,
@@ -25,9 +28,6 @@ from voipdns.reports import (
 from voipdns.reports import conditions as report_conditions
 from voipdns.reports.conditions import condition_cells
 from voipdns.reports.results_csv import results_columns
-from voipdns.voip import conditions as voip_conditions
-from voipdns.voip.conditions import CONDITIONS as VOIP_CONDITIONS
-from voipdns.voip.conditions import find_condition, parse_condition
 
 KEYS = ["pesq_wb", "stoi", "egemaps_mae_Loudness", "egemaps_mae_F1frequency"]
 CLIPS_PER_CONDITION = 3
@@ -145,6 +145,8 @@ def test_report_cli_merges_runs(tmp_path, capsys):
     assert "demucs PESQ" in capsys.readouterr().out and "unet STOI" in (out / "summary.md").read_text()
     assert report_main([str(tmp_path / "missing"), "-o", str(out)]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+    assert report_main([str(tmp_path / "a.csv"), "-o", str(out), "--metrics", "pesq_wide"]) == 2
+    assert "metrics ['pesq_wide'] are not in the results (have ['pesq_wb', 'stoi'])" in capsys.readouterr().err
 
 
 def test_command_line_labels_name_the_models_everywhere(tmp_path, capsys):

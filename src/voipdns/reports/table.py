@@ -91,6 +91,9 @@ def summarize_conditions(
     unknown = [m for m in models if m not in set(table["model"])]
     if unknown:
         raise ValueError(f"models {unknown} are not in the results (have {model_order(table)})")
+    missing = [m for m in metrics if m not in set(table["metric"])]
+    if missing:
+        raise ValueError(f"metrics {missing} are not in the results (have {scalar_metrics(table)})")
     part = table[table["metric"].isin(metrics) & table["model"].isin(models)]
     everything = _with_all_row(part.assign(clip=part["condition"] + "/" + part["name"]))
     stats = _grouped_statistics(everything, ["condition", "model", "metric"], "value")
