@@ -1,7 +1,7 @@
 """How report tables and plots show conditions: display labels and row order.
 
 The vocabulary (platforms, receivers, settings, the condition list, parsing) belongs to
-``voipdns.voip.conditions``; this module only names it for readers. A VoIP condition such as ``gm_cloud_low``
+``voipdns.conditions``; this module only names it for readers. A VoIP condition such as ``gm_cloud_low``
 (or a partition name like ``src_gm_cloud_relay_low``) is shown as Google Meet / cloud / low; other
 conditions (``synthetic``, ``no_reverb``, a folder name) are shown by name after the VoIP ones, ``All`` last.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from voipdns.voip.conditions import CONDITIONS, find_condition
+from voipdns.conditions import CONDITIONS, find_condition
 
 PLATFORM_LABELS = {"gm": "Google Meet", "zm": "Zoom"}
 RECEIVER_LABELS = {"cloud": "cloud", "phone": "phone"}
