@@ -24,11 +24,11 @@ import soundfile as sf
 import torch
 from machine import machine_info
 
+from voipdns.conditions import CONDITIONS
 from voipdns.data.mixing import mix
 from voipdns.data.noise_synth import generate_noise
 from voipdns.data.speech_synth import synthesize_speech
 from voipdns.voip.channel import make_preset
-from voipdns.voip.conditions import CONDITIONS
 from voipdns.voip.opus import load_libopus
 
 SAMPLE_RATE = 16000

@@ -14,6 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from voipdns.conditions import CONDITIONS, partition_name, select_conditions
 from voipdns.config import CONFIG_DIR
 from voipdns.data.alignment import estimate_delay
 from voipdns.data.noise_synth import generate_noise
@@ -25,7 +26,6 @@ from voipdns.voip.augment import VoIPAugmentedDataset
 from voipdns.voip.channel import ChannelSimulator, make_preset, preset_stages
 from voipdns.voip.codecs import CodecUnavailableError, available_codecs, make_codec
 from voipdns.voip.concealment import RepeatFadeConcealer
-from voipdns.voip.conditions import CONDITIONS, partition_name, select_conditions
 from voipdns.voip.jitter import JitterBuffer
 from voipdns.voip.link import CodecLink
 from voipdns.voip.packet_loss import GilbertElliott, burst_lengths

@@ -14,11 +14,11 @@ from scipy import signal
 
 from hydra_helpers import compose_config
 from voipdns.audio import save_audio
+from voipdns.conditions import CONDITIONS, partition_name
 from voipdns.data import alignment
 from voipdns.data.alignment import AlignmentError, DelayCache, apply_delay, estimate_delay
 from voipdns.data.speech_synth import synthesize_speech
 from voipdns.data.voipdns_dataset import VoIPDNSDataset
-from voipdns.voip.conditions import CONDITIONS, partition_name
 from voipdns.voip.corpus import simulate
 from voipdns.voip.corpus_worker import peak_normalised_int16
 

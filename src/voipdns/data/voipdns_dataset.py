@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
+from voipdns.conditions import partition_name, select_conditions
 from voipdns.data.alignment import DelayCache, estimate_delay
 from voipdns.data.base import EpochItemDataset
 from voipdns.data.epochs import item_rng
@@ -36,7 +37,6 @@ from voipdns.data.pairs import pair_key
 from voipdns.data.reader import AudioReader
 from voipdns.data.splits import select_split
 from voipdns.rates import DEFAULT_SAMPLE_RATE
-from voipdns.voip.conditions import partition_name, select_conditions
 
 SPLITS = ("train", "test")
 _MAX_LISTED = 5

@@ -6,11 +6,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# Names are imported on first use: the condition vocabulary (voip.conditions) is the ground floor that
-# datasets and reports read, and reading it must not load torch and FFmpeg with the simulator.
+# Names are imported on first use: importing the package must not load torch and FFmpeg with the simulator.
+# The condition vocabulary the simulator, datasets and reports share is the ground-floor voipdns.conditions.
 _EXPORTS = {
-    "CONDITIONS": "conditions",
-    "partition_name": "conditions",
     "ChannelSimulator": "channel",
     "make_preset": "channel",
     "VoIPAugmentedDataset": "augment",

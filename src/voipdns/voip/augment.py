@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from voipdns.conditions import CONDITIONS, parse_condition
 from voipdns.data.epochs import item_rng, split_index
 from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.voip.channel import ChannelSimulator, make_preset
-from voipdns.voip.conditions import CONDITIONS, parse_condition
 
 
 class VoIPAugmentedDataset(Dataset):

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from voipdns.arrays import to_mono_numpy
+from voipdns.conditions import parse_condition
 from voipdns.config import to_plain
 from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.voip.agc import AutomaticGainControl
-from voipdns.voip.conditions import parse_condition
 from voipdns.voip.link import CodecLink
 from voipdns.voip.phone import PhonePath
 from voipdns.voip.platform_denoiser import DENOISER_PRESETS, PlatformDenoiser

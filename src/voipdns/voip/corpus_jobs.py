@@ -12,8 +12,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from voipdns.audio import list_audio_files
+from voipdns.conditions import SOURCES, partition_name
 from voipdns.data.pairs import PairedFolderDataset, pair_key
-from voipdns.voip.conditions import SOURCES, partition_name
 
 
 @dataclass(frozen=True)

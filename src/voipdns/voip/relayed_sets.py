@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch.utils.data import Dataset
 
+from voipdns.conditions import parse_condition
 from voipdns.voip.channel import ChannelSimulator, make_preset
-from voipdns.voip.conditions import parse_condition
 
 
 class RelayedTestSet(Dataset):
