@@ -137,7 +137,7 @@ def test_eval_console_script_accepts_checkpoint_rnnoise(tmp_path):
     assert "rnnoise" in result.stdout and len(_si_sdr_column(tmp_path / "eval" / "scores.csv")) == 2
 
 
-def test_missing_extra_is_one_line_and_exit_2_in_the_cli(tmp_path):
+def test_missing_extra_is_one_line_and_exit_2_in_the_cli():
     """A user without the extra sees the install command, not a traceback (CheckpointError -> exit 2)."""
     from voipdns.cli.entry import USER_ERRORS
 
