@@ -28,7 +28,7 @@ class LiveDependencyError(ImportError):
 
 def import_sounddevice() -> Any:
     try:
-        import sounddevice
+        import sounddevice  # deferred: the optional extra '.[live]', needed only for real devices
     except (ImportError, OSError) as error:  # OSError: the module is there but PortAudio is not
         raise LiveDependencyError(
             f"live audio devices need the sounddevice package: {INSTALL_HINT} ({error})"
