@@ -1,4 +1,4 @@
-"""`SyntheticSpeechDataset`: generated speech in generated noise, the embedded default data (no files).
+"""`SyntheticSpeechDataset`: generated speech (or your speech files) in generated noise, the embedded default data.
 
 Item `i` is a pure function of `(seed, i)` (and the epoch when the training sampler passes `(epoch, i)`), so
 it is identical across workers, orders and machines. Used by the tests and `make demo`.
@@ -6,14 +6,18 @@ it is identical across workers, orders and machines. Used by the tests and `make
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
 from voipdns.data.base import EpochItemDataset
 from voipdns.data.epochs import item_rng
 from voipdns.data.mixing import as_range, mix, uniform
+from voipdns.data.reader import AudioReader
 from voipdns.data.noise_synth import NOISE_GENERATORS, generate_noise
 from voipdns.data.speech_synth import synthesize_speech
 from voipdns.rates import DEFAULT_SAMPLE_RATE
@@ -32,6 +36,8 @@ class SyntheticSpeechDataset(EpochItemDataset):
         level_dbfs_range: [low, high] RMS level of the noisy mixture in dBFS.
         seed: different seeds give disjoint-looking splits (train/val/test use different seeds).
         noise_types: subset of babble, white, pink, brown, hum, clicks; item `condition` is the type.
+        speech_dir: a folder of speech files to crop instead of generated speech (e.g. the real LibriSpeech
+            clips shipped for `make demo`); item i uses file i mod n, cropped at a seeded position.
     """
 
 
@@ -44,6 +50,7 @@ class SyntheticSpeechDataset(EpochItemDataset):
         level_dbfs_range: Sequence[float] = (-35.0, -15.0),
         seed: int = 0,
         noise_types: Sequence[str] = DEFAULT_NOISE_TYPES,
+        speech_dir: str | os.PathLike | None = None,
     ) -> None:
         if num_items <= 0:
             raise ValueError(f"SyntheticSpeechDataset: num_items must be > 0, got {num_items}")
@@ -63,6 +70,16 @@ class SyntheticSpeechDataset(EpochItemDataset):
         self.snr_db_range = as_range(snr_db_range, "snr_db_range")
         self.level_dbfs_range = as_range(level_dbfs_range, "level_dbfs_range")
         self.seed = int(seed)
+        self.speech_files = list_audio_files(Path(speech_dir), AUDIO_EXTENSIONS) if speech_dir else []
+        if speech_dir and not self.speech_files:
+            raise ValueError(f"SyntheticSpeechDataset: no audio files in speech_dir {speech_dir}")
+        self.reader = AudioReader(self.sample_rate, cache_max_seconds=60.0)
+
+    def _speech(self, index: int, rng: np.random.Generator) -> torch.Tensor:
+        if self.speech_files:
+            path = self.speech_files[index % len(self.speech_files)]
+            return self.reader.random_crop(path, self.segment_samples, rng, loop=True)
+        return torch.from_numpy(synthesize_speech(rng, self.segment_samples, self.sample_rate).astype(np.float32))[None]
 
     def make_item(self, index: int, epoch: int) -> dict:
         rng = item_rng(self.seed, index, epoch)
@@ -71,10 +88,10 @@ class SyntheticSpeechDataset(EpochItemDataset):
         level_dbfs = uniform(rng, self.level_dbfs_range)
         # independent child streams: the speech of item i does not change when noise_types changes
         speech_rng, noise_rng = (np.random.default_rng(s) for s in rng.bit_generator.seed_seq.spawn(2))
-        clean = synthesize_speech(speech_rng, self.segment_samples, self.sample_rate)
+        clean = self._speech(index, speech_rng)
         noise = generate_noise(noise_type, noise_rng, self.segment_samples, self.sample_rate)
         mixture = mix(
-            torch.from_numpy(clean.astype(np.float32))[None],
+            clean,
             torch.from_numpy(noise.astype(np.float32))[None],
             snr_db,
             level_dbfs,
