@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from voipdns.metrics.egemaps_mae import PREFIX, VOICED_PREFIX, relative_improvement
 from voipdns.reports.conditions import ALL_CONDITIONS
 from voipdns.reports.runs import INPUT_MODEL, model_order
 
@@ -18,6 +17,9 @@ IMPROVEMENT_COLUMNS = ["frames", "condition", "feature", "model", "mae_input", "
 
 
 def _feature_values(table: pd.DataFrame, voiced: bool) -> pd.DataFrame:
+    # deferred: the scorer module loads openSMILE (its functionals' names), which a report without eGeMAPS does not need
+    from voipdns.metrics.egemaps_mae import PREFIX, VOICED_PREFIX
+
     prefix = VOICED_PREFIX if voiced else PREFIX
     part = table[table["metric"].str.startswith(prefix)]
     if not voiced:
@@ -27,6 +29,8 @@ def _feature_values(table: pd.DataFrame, voiced: bool) -> pd.DataFrame:
 
 def egemaps_improvement(table: pd.DataFrame, voiced: bool = False, by_condition: bool = False) -> pd.DataFrame:
     """One row per (condition, feature, model): input and model MAE on matched clips and the % improvement."""
+    from voipdns.metrics.egemaps_mae import relative_improvement  # deferred: see _feature_values
+
     values = _feature_values(table, voiced)
     inputs = values[values["model"] == INPUT_MODEL]
     if inputs.empty:
