@@ -34,10 +34,12 @@ def export_stream_onnx(
     core: StreamingCore = streamer.core
     inputs = tuple(core.example_inputs(1)) + tuple(core.initial_state(1))
     output_states = tuple(f"{state}{STATE_SUFFIX}" for state in core.state_names)
-    axes: dict[str, dict[int, str]] = {name: {0: "batch"} for name in (*core.input_names, *core.output_names)}
-    for state, axis in core.state_batch_axes().items():
-        if axis >= 0:
-            axes[state] = axes[f"{state}{STATE_SUFFIX}"] = {axis: "batch"}
+    axes: dict[str, dict[int, str]] = {}
+    if core.dynamic_batch:  # else batch 1 is fixed in the graph
+        axes = {name: {0: "batch"} for name in (*core.input_names, *core.output_names)}
+        for state, axis in core.state_batch_axes().items():
+            if axis >= 0:
+                axes[state] = axes[f"{state}{STATE_SUFFIX}"] = {axis: "batch"}
     if "samples_left" in axes:  # per-stream scalars
         del axes["samples_left"]
     trace_to_onnx(

@@ -34,6 +34,9 @@ class StreamingCore(nn.Module):
     input_names: tuple[str, ...] = ()
     output_names: tuple[str, ...] = ()
     state_names: tuple[str, ...] = ()
+    #: False: the exported step graph has batch 1 fixed (every streamer runs batch 1), so ONNX Runtime folds the
+    #: shape arithmetic a dynamic batch axis keeps in the graph (GTCRN: 348 instead of 593 nodes per step).
+    dynamic_batch: bool = True
 
     def example_inputs(self, batch: int = 1) -> list[torch.Tensor]:
         """Zero inputs of the step's shapes (for export and warm-up)."""
