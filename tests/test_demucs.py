@@ -9,8 +9,8 @@ import torch
 from hydra.utils import instantiate
 
 from voipdns.config import net_config
+from voipdns.dsp.sinc_resample import downsample2, upsample2
 from voipdns.models.demucs import Demucs
-from voipdns.models.resample import downsample2, upsample2
 
 SMALL = dict(hidden=8, depth=3)  # the same code paths as dns48 at a fraction of the cost
 

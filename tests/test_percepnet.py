@@ -11,10 +11,10 @@ from omegaconf import OmegaConf
 
 from voipdns.config import net_config
 from voipdns.dsp.percepnet_bands import band_centre_bins, percepnet_filterbank
+from voipdns.dsp.percepnet_features import PercepNetDsp, period_to_hz
 from voipdns.dsp.percepnet_targets import ideal_gains, ideal_strengths
 from voipdns.losses.percepnet import PercepNetGainLoss, PitchStrengthLoss, VadBceLoss, gain_loss_frames
 from voipdns.models.percepnet import PercepNet, PersonalizedPercepNet, UnifiedPercepNet
-from voipdns.models.percepnet_features import PercepNetDsp, period_to_hz
 from voipdns.speaker.q_flags import draw_q, run_lengths
 
 SR = 16000

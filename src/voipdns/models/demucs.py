@@ -11,8 +11,8 @@ import math
 import torch
 from torch import nn
 
+from voipdns.dsp.sinc_resample import downsample2, upsample2
 from voipdns.models.base import EnhancementNet
-from voipdns.models.resample import downsample2, upsample2
 from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 #: Extra input the streaming resampler needs past a frame (samples at the input rate), as in the reference.

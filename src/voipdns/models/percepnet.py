@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from voipdns.dsp.percepnet_features import PercepNetDsp
 from voipdns.models.base import EnhancementNet
-from voipdns.models.percepnet_features import PercepNetDsp
 from voipdns.rates import DEFAULT_SAMPLE_RATE
 
 

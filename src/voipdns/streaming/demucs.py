@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from voipdns.dsp.sinc_resample import downsample2, upsample2
 from voipdns.models.demucs import Demucs
-from voipdns.models.resample import downsample2, upsample2
 from voipdns.streaming.base import StepRunner, Streamer, StreamingCore, TorchStepRunner, empty
 from voipdns.streaming.cells import lstm_step
 from voipdns.streaming.demucs_layout import demucs_stream_layout
