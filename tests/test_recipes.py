@@ -230,8 +230,8 @@ def test_recipe_dns2020_from_scratch_in_bf16(tmp_path):
 
 def test_recipe_dns4_upn_with_speaker_embedder_cache(tmp_path):
     from voipdns.cli.train_speaker import run as train_speaker
-    from voipdns.speaker.ecapa import EcapaTdnn
     from voipdns.speaker.checkpoint import save_embedder
+    from voipdns.speaker.ecapa import EcapaTdnn
 
     clean, enrol, noise = tmp_path / "clean", tmp_path / "enrol", _noise(tmp_path / "noise")
     for i in range(6):
