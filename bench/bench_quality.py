@@ -99,10 +99,12 @@ def targets(results: dict[str, dict], tuned: str, start: str) -> list[str]:
     for group in ("all", "cloud", "phone"):
         for metric in METRICS:
             relay, base, ours = (results[m][group][metric] for m in ("input", start, tuned))
-            ok = ours > base > relay
-            checks.append(f"{'PASS' if ok else 'MISS'} {group:<6}{metric:<8} tuned {ours:.3f} > {start} {base:.3f} > relay {relay:.3f}")
+            verdict = "PASS" if ours > base > relay else "MISS"
+            checks.append(f"{verdict} {group:<6}{metric:<8} tuned {ours:.3f} > {start} {base:.3f} > relay {relay:.3f}")
         gain = results[tuned][group]["pesq_wb"] - results[start][group]["pesq_wb"]
-        checks.append(f"{'PASS' if gain >= 0.15 else 'MISS'} {group:<6}PESQ-WB gain over {start}: {gain:+.3f} (target +0.15)")
+        checks.append(
+            f"{'PASS' if gain >= 0.15 else 'MISS'} {group:<6}PESQ-WB gain over {start}: {gain:+.3f} (target +0.15)"
+        )
     conditions = [g for g in results["input"] if g not in ("all", "cloud", "phone")]
     below = [c for c in conditions if results[tuned][c]["stoi"] < results["input"][c]["stoi"]]
     checks.append(f"{'PASS' if not below else 'MISS'} STOI below the relay in: {below or 'no condition'}")
@@ -124,7 +126,9 @@ def main() -> None:
         started = time.time()
         scores, speeds[spec] = score_model(spec, items, args.workers)
         results[spec] = means(scores, items)
-        print(f"scored {spec}: {len(scores)} clips in {time.time() - started:.0f} s (enhancement RTF {speeds[spec]:.3f})")
+        print(
+            f"scored {spec}: {len(scores)} clips in {time.time() - started:.0f} s (enhancement RTF {speeds[spec]:.3f})"
+        )
     counts = defaultdict(int)
     for item in items:
         for group in ("all", group_of(item["condition"]), item["condition"]):

@@ -81,7 +81,9 @@ def test_reshaped_key_names_the_expected_shape(tmp_path):
     state["decoder.de_convs.4.conv.weight"] = torch.zeros(16, 3, 1, 5)
     path = tmp_path / "reshaped.pt"
     torch.save(state, path)
-    with pytest.raises(CheckpointKeyError, match=r"reshaped\.pt.*decoder\.de_convs\.4\.conv\.weight.*expected \[16, 2, 1, 5\]"):
+    with pytest.raises(
+        CheckpointKeyError, match=r"reshaped\.pt.*decoder\.de_convs\.4\.conv\.weight.*expected \[16, 2, 1, 5\]"
+    ):
         load_net(path)
 
 

@@ -15,6 +15,8 @@ cd "$(dirname "$0")/../../.."
 STOP=8
 source recipes/stages.sh
 # gtcrn_dns3 comes from the checkpoint cache; development machines hold the official file in ../shared
+# one intra-op thread per training: GTCRN's many small ops run 6x slower with 2 threads on a busy 2-core machine
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export VOIPDNS_CHECKPOINT_DIR=${VOIPDNS_CHECKPOINT_DIR:-$(pwd)/../shared/pretrained/gtcrn}
 SWEEP_TIME=${SWEEP_TIME:-00:00:20:00}
 RUNS=logs/voipdns_gtcrn/runs

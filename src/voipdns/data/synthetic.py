@@ -17,8 +17,8 @@ from voipdns.audio import AUDIO_EXTENSIONS, list_audio_files
 from voipdns.data.base import EpochItemDataset
 from voipdns.data.epochs import item_rng
 from voipdns.data.mixing import as_range, mix, uniform
-from voipdns.data.reader import AudioReader
 from voipdns.data.noise_synth import NOISE_GENERATORS, generate_noise
+from voipdns.data.reader import AudioReader
 from voipdns.data.speech_synth import synthesize_speech
 from voipdns.rates import DEFAULT_SAMPLE_RATE
 
@@ -40,7 +40,6 @@ class SyntheticSpeechDataset(EpochItemDataset):
             clips shipped for `make demo`); item i uses file i mod n, cropped at a seeded position.
     """
 
-
     def __init__(
         self,
         num_items: int = 1000,
@@ -60,8 +59,7 @@ class SyntheticSpeechDataset(EpochItemDataset):
         unknown = sorted(set(self.noise_types) - set(NOISE_GENERATORS))
         if unknown or not self.noise_types:
             raise ValueError(
-                f"SyntheticSpeechDataset: unknown noise_types {unknown or '[]'}; "
-                f"choose from {sorted(NOISE_GENERATORS)}"
+                f"SyntheticSpeechDataset: unknown noise_types {unknown or '[]'}; choose from {sorted(NOISE_GENERATORS)}"
             )
         self.num_items = int(num_items)
         self.segment_seconds = float(segment_seconds)

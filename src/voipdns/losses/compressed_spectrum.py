@@ -48,7 +48,11 @@ class CompressedSpectrumLoss(nn.Module):
             raise ValueError(f"CompressedSpectrumLoss: power must be in (0, 1], got {power}")
         self.stft = Stft(n_fft, hop_samples, n_fft, window=window)
         self.frame_samples, self.hop_samples = n_fft, hop_samples
-        self.power, self.complex_weight, self.magnitude_weight = float(power), float(complex_weight), float(magnitude_weight)
+        self.power, self.complex_weight, self.magnitude_weight = (
+            float(power),
+            float(complex_weight),
+            float(magnitude_weight),
+        )
 
     def _spectrum(self, wav: torch.Tensor) -> torch.Tensor:
         return torch.view_as_real(self.stft.analysis(wav))

@@ -80,7 +80,9 @@ class GTCRN(EnhancementNet):
     # --- the core: spectrum -> enhanced spectrum ------------------------------------------------------------
     def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
         """Zero history of every block that looks back in time (the official offline padding)."""
-        gtconvs = [block for block in (*self.encoder.en_convs, *self.decoder.de_convs) if isinstance(block, GTConvBlock)]
+        gtconvs = [
+            block for block in (*self.encoder.en_convs, *self.decoder.de_convs) if isinstance(block, GTConvBlock)
+        ]
         bands = self.dpgrnn1.width
         state = [tensor for block in gtconvs for tensor in block.initial_state(batch, bands)]
         return state + [self.dpgrnn1.initial_state(batch), self.dpgrnn2.initial_state(batch)]

@@ -26,7 +26,9 @@ class RelayedTestSet(Dataset):
     include_direct: also yield each clip un-relayed, with its own condition (the direct path).
     """
 
-    def __init__(self, datasets: Sequence[Dataset], conditions: Sequence[str], seed: int = 0, include_direct: bool = False):
+    def __init__(
+        self, datasets: Sequence[Dataset], conditions: Sequence[str], seed: int = 0, include_direct: bool = False
+    ):
         if not datasets or not conditions:
             raise ValueError("RelayedTestSet needs at least one dataset and one condition")
         for condition in conditions:
