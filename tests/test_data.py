@@ -196,6 +196,32 @@ def test_folder_split_is_disjoint_by_speaker_and_noise(tiny_tree):
     assert len(train.noise_files) + len(val.noise_files) == 4
 
 
+def test_folder_three_way_split_is_disjoint_and_keeps_val_without_test(tiny_tree):
+    speech, noise = tiny_tree
+    speakers = lambda ds: {p.name.split("-")[0] for p in ds.speech_files}  # noqa: E731
+    parts = {split: _folder(speech, noise, split, test_fraction=0.2) for split in ("train", "val", "test")}
+    assert [len(speakers(parts[s])) for s in ("train", "val", "test")] == [2, 2, 1]
+    assert speakers(parts["test"]).isdisjoint(speakers(parts["train"]) | speakers(parts["val"]))
+    assert set(parts["test"].noise_files).isdisjoint(set(parts["train"].noise_files) | set(parts["val"].noise_files))
+    assert sum(len(part.noise_files) for part in parts.values()) == 4
+    # asking for a test share moves groups out of train and val; without one, val is what it always was
+    assert speakers(_folder(speech, noise, "val")) == speakers(_folder(speech, noise, "val", test_fraction=0.0))
+    with pytest.raises(ValueError, match="split='test' .* needs test_fraction > 0"):
+        _folder(speech, noise, "test")
+
+
+def test_synthetic_noise_around_real_speech_files(tiny_tree):
+    speech, noise = tiny_tree
+    (noise.parent / "empty").mkdir()
+    dataset = SyntheticSpeechDataset(num_items=4, segment_seconds=0.5, speech_dir=speech, seed=3)
+    first, again = dataset[1], dataset[1]
+    assert first["noisy"].shape == (1, SR // 2) and torch.equal(first["noisy"], again["noisy"])
+    spectrum = np.abs(np.fft.rfft(first["clean"][0].numpy()))
+    assert 95 < np.argmax(spectrum) * 2 < 160  # a tone file's 111..155 Hz, not generated speech
+    with pytest.raises(FileNotFoundError, match="empty holds no files"):
+        SyntheticSpeechDataset(speech_dir=noise.parent / "empty")
+
+
 def test_folder_items_val_fixed_train_changes_per_epoch(tiny_tree):
     speech, noise = tiny_tree
     val = _folder(speech, noise, "val", snr_db_range=(0, 5))

@@ -68,9 +68,8 @@ class SyntheticSpeechDataset(EpochItemDataset):
         self.snr_db_range = as_range(snr_db_range, "snr_db_range")
         self.level_dbfs_range = as_range(level_dbfs_range, "level_dbfs_range")
         self.seed = int(seed)
+        # list_audio_files names the folder and what it lacks
         self.speech_files = list_audio_files(Path(speech_dir), AUDIO_EXTENSIONS) if speech_dir else []
-        if speech_dir and not self.speech_files:
-            raise ValueError(f"SyntheticSpeechDataset: no audio files in speech_dir {speech_dir}")
         self.reader = AudioReader(self.sample_rate, cache_max_seconds=60.0)
 
     def _speech(self, index: int, rng: np.random.Generator) -> torch.Tensor:

@@ -47,7 +47,10 @@ class RelayedTestSet(Dataset):
     def _clip(self, clip: int) -> dict:
         for number, dataset in enumerate(self.datasets):
             if clip < self.offsets[number + 1]:
-                return dict(dataset[clip - self.offsets[number]])
+                item = dict(dataset[clip - self.offsets[number]])
+                if len(self.datasets) > 1:  # two datasets may name their clips alike
+                    item["name"] = f"{number}_{item['name']}"
+                return item
         raise IndexError(clip)
 
     def _channel(self, condition: str) -> ChannelSimulator:
