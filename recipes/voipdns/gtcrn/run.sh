@@ -18,10 +18,11 @@ source recipes/stages.sh
 # one intra-op thread per training: GTCRN's many small ops run 6x slower with 2 threads on a busy 2-core machine
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export VOIPDNS_CHECKPOINT_DIR=${VOIPDNS_CHECKPOINT_DIR:-$(pwd)/../shared/pretrained/gtcrn}
-SWEEP_TIME=${SWEEP_TIME:-00:00:20:00}
+SWEEP_TIME=${SWEEP_TIME:-00:00:05:00}
 RUNS=logs/voipdns_gtcrn/runs
 MAIN=$RUNS/${RUN_NAME:-gtcrn_main}
 SCRATCH=$RUNS/gtcrn_scratch
+SWEEPS=logs/voipdns_gtcrn/multiruns/sweeps
 REPORT=$MAIN/report
 best() { ls -t "$1"/checkpoints/best-*.ckpt | head -1; }
 
@@ -39,15 +40,12 @@ if stage 3; then
     test=false "$@"
 fi
 if stage 4; then
-  echo "== stage 4: lr, mu and TAP sweeps, $SWEEP_TIME each"
-  nice "$BIN/voipdns-train" +hparams_search=gtcrn_lr experiment=voipdns_gtcrn run_name=lr_sweep \
-    trainer.max_time="$SWEEP_TIME" test=false "$@"
-  nice "$BIN/voipdns-train" +hparams_search=gtcrn_mu experiment=voipdns_gtcrn run_name=mu_sweep \
-    trainer.max_time="$SWEEP_TIME" test=false "$@"
-  nice "$BIN/voipdns-train" -m experiment=voipdns_gtcrn loss=gtcrn,gtcrn_tap run_name=tap_sweep \
-    trainer.max_time="$SWEEP_TIME" test=false "$@"
-  "$BIN/voipdns-aggregate" logs/voipdns_gtcrn/multiruns/lr_sweep logs/voipdns_gtcrn/multiruns/mu_sweep \
-    logs/voipdns_gtcrn/multiruns/tap_sweep --out-dir "$MAIN/sweeps" --title "GTCRN VoIP fine-tuning sweeps"
+  echo "== stage 4: lr, mu and TAP sweeps from gtcrn_dns3, $SWEEP_TIME each -> $SWEEPS (one table)"
+  SWEEP=(experiment=voipdns_gtcrn trainer.max_time="$SWEEP_TIME" trainer.val_check_interval=100 test=false)
+  nice "$BIN/voipdns-train" +hparams_search=gtcrn_lr run_name=sweeps/lr "${SWEEP[@]}" "$@"
+  nice "$BIN/voipdns-train" +hparams_search=gtcrn_mu run_name=sweeps/mu "${SWEEP[@]}" "$@"
+  nice "$BIN/voipdns-train" -m loss=gtcrn_tap run_name=sweeps/tap "${SWEEP[@]}" "$@"
+  "$BIN/voipdns-aggregate" "$SWEEPS" --title "GTCRN VoIP fine-tuning: lr, mu and TAP ($SWEEP_TIME each)"
 fi
 if stage 5; then
   MODELS=("relay input" "gtcrn_dns3 gtcrn_dns3" "finetuned $(best "$MAIN")" "scratch $(best "$SCRATCH")")
