@@ -47,8 +47,10 @@ test: install  ## fast test suite (< 10 min on 2 cores)
 test-full: install  ## every test, the slow ones included
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m ''
 
-demo: install  ## train a small Demucs on embedded synthetic data, print input vs enhanced PESQ/STOI
-	$(BIN)/voipdns-train experiment=demo
+# one intra-op thread: GTCRN's many small ops lose more to thread hand-offs than they gain (the data worker
+# uses the other core)
+demo: install  ## fine-tune the shipped voipdns-gtcrn on relayed speech (no dataset), print input vs enhanced
+	OMP_NUM_THREADS=1 $(BIN)/voipdns-train experiment=demo
 
 demo-mini: install  ## the same on real speech + real noise from ../shared/data
 	$(BIN)/voipdns-train experiment=mini
