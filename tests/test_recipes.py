@@ -122,9 +122,7 @@ def test_init_weights_fullsubnet_trainer_dict_round_trip(tmp_path):
     path = save_official(source, tmp_path / "fullsubnet.tar")
     assert {"epoch", "best_score", "optimizer", "scaler", "model"} <= set(torch.load(path, weights_only=True))
     target = FullSubNet(**TINY_FULLSUBNET)
-    load_initial_weights(
-        target, str(path), {"_target_": "voipdns.models.fullsubnet.FullSubNet", **TINY_FULLSUBNET}
-    )
+    load_initial_weights(target, str(path), {"_target_": "voipdns.models.fullsubnet.FullSubNet", **TINY_FULLSUBNET})
     torch.testing.assert_close(target.state_dict(), source.state_dict())
 
 
@@ -312,9 +310,52 @@ def test_recipe_mini_voip(shared_data, tmp_path):
     _check_trained(metrics, "test/pesq_wb", "test/input_pesq_wb")
 
 
+def _fake_shared_data(root: Path) -> Path:
+    """The ../shared/data layout voip_relays reads, with 20 tiny LibriSpeech-named speakers and 10 noise files."""
+    rng = np.random.default_rng(0)
+    speech = root / "speech" / "librispeech-train-clean-100"
+    for speaker in range(20):
+        clip = synthesize_speech(rng, 24000, 16000).astype(np.float32)
+        save_audio(speech / f"{100 + speaker}-1-0000.wav", torch.from_numpy(clip)[None], 16000)
+    for folder in ("household", "moodist"):
+        for index in range(5):
+            noise = torch.from_numpy(rng.standard_normal(16000).astype(np.float32) * 0.1)[None]
+            save_audio(root / "noise" / folder / f"{folder}_{index}.wav", noise, 16000)
+    for name in ("p287_001", "p287_002"):
+        clip = torch.from_numpy(synthesize_speech(rng, 16000, 16000).astype(np.float32))[None]
+        save_audio(root / "pairs" / "voicebank-demand-debug" / "clean" / f"{name}.wav", clip, 16000)
+        save_audio(root / "pairs" / "voicebank-demand-debug" / "noisy" / f"{name}.wav", clip + 0.05, 16000)
+    return root
+
+
+def test_recipe_voipdns_gtcrn_from_the_shipped_model(tmp_path):
+    """One fast_dev_run of the GTCRN recipe's experiment on tiny data, starting from the shipped voipdns-gtcrn."""
+    cfg = compose_config(
+        "train",
+        [
+            "experiment=voipdns_gtcrn",
+            "debug=fdr",
+            "model.init_from=voipdns-gtcrn",
+            f"paths.shared_data_dir={_fake_shared_data(tmp_path / 'shared')}",
+            "data.train.dataset.segment_seconds=0.5",
+            "data.val.dataset.num_items=2",
+            "data.val.dataset.segment_seconds=0.5",
+            "data.test.datasets.0.segment_seconds=0.5",
+            "data.batch_size=2",
+            "data.num_workers=0",
+            *QUIET,
+        ],
+        tmp_path / "run",
+    )
+    assert cfg.loss.terms.keys() == {"spectrum", "sisnr"} and cfg.trainer.max_time == "00:01:00:00"
+    metrics = train(cfg)
+    _check_trained(metrics, "train/loss_spectrum", "test/pesq_wb", "test/input_pesq_wb")
+
+
 def test_recipe_scripts_are_only_overrides():
     """Recipes hold run.sh, README.md and experiment yaml files, never Python."""
     for recipe in (
+        "voipdns/gtcrn",
         "voipdns/demucs",
         "voipdns/fullsubnet",
         "dns2020",
@@ -343,6 +384,8 @@ def _compose_with_hydra(overrides: list[str]):
     [
         ("lr", "voipdns_demucs_tap", "optim.lr", "1.0e-5,3.0e-5,1.0e-4"),
         ("mu", "dns4_upn", "loss.shared.mu", "0.5,0.7,0.9"),
+        ("gtcrn_lr", "voipdns_gtcrn", "optim.lr", "5.0e-5,1.0e-4,2.0e-4"),
+        ("gtcrn_mu", "voipdns_gtcrn", "loss.shared.mu", "0.5,0.75,0.9"),
     ],
 )
 def test_hparams_search_configs_are_multiruns(search, experiment, key, values):
@@ -478,11 +521,18 @@ def test_recipe_stage_options_are_parsed_once_for_all(tmp_path):
     import subprocess
 
     script = tmp_path / "run.sh"
-    script.write_text('STOP=4\nsource recipes/stages.sh\nfor s in 1 2 3 4; do stage $s && echo "stage $s"; done\n'
-                      'echo "overrides: $*"\n')
+    script.write_text(
+        'STOP=4\nsource recipes/stages.sh\nfor s in 1 2 3 4; do stage $s && echo "stage $s"; done\n'
+        'echo "overrides: $*"\n'
+    )
     root = Path(__file__).resolve().parents[1]
-    result = subprocess.run(["bash", str(script), "--stage", "2", "--stop-stage", "3", "trainer=gpu"],
-                            cwd=root, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["bash", str(script), "--stage", "2", "--stop-stage", "3", "trainer=gpu"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.split("\n")[:3] == ["stage 2", "stage 3", "overrides: trainer=gpu"]
     bad = subprocess.run(["bash", str(script), "--stages", "2"], cwd=root, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown option --stages" in bad.stderr
