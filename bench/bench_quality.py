@@ -16,10 +16,10 @@ whether the shipped model's targets hold (see recipes/voipdns/gtcrn/README.md). 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import time
 from collections import defaultdict
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -27,18 +27,27 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from machine import machine_info
 
+from voipdns.baselines import BASELINES
 from voipdns.config import CONFIG_DIR, register_resolvers
 from voipdns.enhancers import load_enhancer
 from voipdns.metrics.pool import score_many
 
 METRICS = ("pesq_wb", "pesq_nb", "stoi", "si_sdr")
 SHARED_PRETRAINED = Path(__file__).resolve().parents[1] / ".." / "shared" / "pretrained" / "gtcrn"
-BASELINES = {"rnnoise": "pyrnnoise", "deepfilternet3": "df"}
 
 
 def default_models() -> list[str]:
-    extra = [name for name, module in BASELINES.items() if importlib.util.find_spec(module) is not None]
+    """The relay, the baselines whose packages are installed, gtcrn_dns3 and the shipped model."""
+    extra = [name for name, spec in BASELINES.items() if _installed(spec.distribution)]
     return ["input", *extra, "gtcrn_dns3", "voipdns-gtcrn"]
+
+
+def _installed(distribution: str) -> bool:
+    try:
+        metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def test_items(limit: int | None) -> list[dict]:
