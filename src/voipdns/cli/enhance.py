@@ -7,12 +7,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from voipdns.chunking import AudioStreamError, enhance_file
 from voipdns.cli.common import log
 from voipdns.cli.entry import UsageError, cli_entry
 from voipdns.config import CONFIG_DIR
+from voipdns.enhance_files import enhance_files, stream_files
 from voipdns.enhancers import load_enhancer, load_streamer
-from voipdns.streaming import stream_file
 
 
 def collect_sources(source: Path, extensions: list[str]) -> list[Path]:
@@ -51,26 +50,15 @@ def enhance_all(cfg: DictConfig) -> tuple[list[Path], dict[Path, str]]:
     """Enhances every source; a bad file is reported and skipped, the others are still written."""
     root, output = Path(cfg.input), Path(cfg.output)
     targets = unique_targets(collect_sources(root, list(cfg.extensions)), root, output)
-    streamer = load_streamer(str(cfg.checkpoint)) if cfg.stream else None
-    enhancer = None if streamer else load_enhancer(str(cfg.checkpoint), cfg.device)
-    written, failures = [], {}
-    for source, target in targets.items():
-        if target.exists() and not cfg.overwrite:
-            log.info("skip %s (written before this run; overwrite=true to redo)", target)
-            continue
-        try:
-            if streamer is not None:
-                log.info("%s", stream_file(streamer, source, target).line())
-            else:
-                samples = enhance_file(enhancer.enhance, source, target, enhancer.sample_rate,
-                                       cfg.chunk_seconds, cfg.overlap_seconds)
-                log.info("%s -> %s (%.1f s)", source, target, samples / enhancer.sample_rate)
-        except AudioStreamError as error:
-            failures[source] = str(error)
-            log.error("%s", error)
-            continue
-        written.append(target)
-    return written, failures
+    todo = {source: target for source, target in targets.items() if cfg.overwrite or not target.exists()}
+    if len(todo) < len(targets):
+        log.info("skip %d file(s) written before this run (overwrite=true to redo)", len(targets) - len(todo))
+    if cfg.stream:
+        return stream_files(load_streamer(str(cfg.checkpoint)), todo)
+    # files of similar length run as one batch, long ones in chunks; one progress bar (voipdns.enhance_files)
+    return enhance_files(load_enhancer(str(cfg.checkpoint), cfg.device), todo, batch_size=int(cfg.batch_size),
+                         chunk_seconds=cfg.chunk_seconds, overlap_seconds=cfg.overlap_seconds,
+                         max_padding=float(cfg.max_padding))
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="enhance")
