@@ -19,6 +19,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from voipdns.config import to_plain
+from voipdns.progress import AudioProgress
 from voipdns.voip.corpus_jobs import make_jobs, pending_jobs
 from voipdns.voip.corpus_manifest import (
     ManifestWriter,
@@ -30,7 +31,6 @@ from voipdns.voip.corpus_manifest import (
 from voipdns.voip.corpus_worker import run_jobs
 
 log = logging.getLogger(__name__)
-PROGRESS_EVERY = 50  # files
 
 
 @dataclass
@@ -67,8 +67,9 @@ def simulate(cfg: DictConfig) -> Simulation:
     pending = pending_jobs(jobs, split_dir, plain["conditions"], bool(plain["normalised"]), done)
     log.info("voipdns-simulate: %d files, %d already done, %d to write into %s",
              len(jobs), len(jobs) - len(pending), len(pending), split_dir)
-    with ManifestWriter(outcome.manifest) as manifest:
-        for count, result in enumerate(run_jobs(plain, pending, int(plain.get("workers", 1))), 1):
+    # one progress bar (file ids done, source audio seconds, real-time factor) instead of periodic log lines
+    with ManifestWriter(outcome.manifest) as manifest, AudioProgress(len(pending), "simulate") as bar:
+        for result in run_jobs(plain, pending, int(plain.get("workers", 1))):
             if result.rows:
                 manifest.write(result.rows)
                 outcome.written += 1
@@ -76,6 +77,6 @@ def simulate(cfg: DictConfig) -> Simulation:
                 outcome.skipped[result.bad_source] = result.reason
                 log.warning("voipdns-simulate: skipped file id %d: %s: %s", result.job.fileid, result.bad_source,
                             result.reason)
-            if count % PROGRESS_EVERY == 0 or count == len(pending):
-                log.info("voipdns-simulate: %d / %d files", count, len(pending))
+            bar.update(audio_seconds=result.seconds)
+    log.info("voipdns-simulate: %s", bar.summary())
     return outcome

@@ -33,6 +33,7 @@ class JobResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     bad_source: str = ""  # the unusable file
     reason: str = ""
+    seconds: float = 0.0  # audio simulated (the source clip's length), for the progress bar's real-time factor
 
 
 def peak_normalised_int16(wav: np.ndarray) -> np.ndarray:
@@ -104,7 +105,7 @@ class Worker:
                     "params": json.dumps(params),
                 }
             )
-        return JobResult(job, rows)
+        return JobResult(job, rows, seconds=clean.shape[-1] / self.sample_rate)
 
     def _write(self, path: Path, wav: np.ndarray, normalised: bool) -> None:
         if normalised:
