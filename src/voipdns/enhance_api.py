@@ -24,8 +24,9 @@ def enhance_file(path: str | Path, checkpoint: str | Path = "voipdns-gtcrn", out
     """Enhance one audio file into a 16-bit WAV at the model's sample rate; returns the output path.
 
     ``checkpoint``: a registry name (default: the shipped ``voipdns-gtcrn``, no download), a checkpoint file or
-    an exported ``.onnx`` (loaded once and kept for the next call). ``output`` defaults to ``<name>_enhanced.wav`` beside the input. Long files are processed in
-    overlapping chunks, so memory stays bounded.
+    an exported ``.onnx`` (loaded once and kept for the next call). ``output`` defaults to
+    ``<name>_enhanced.wav`` beside the input. Long files are processed in overlapping chunks, so memory stays
+    bounded.
     """
     source = Path(path)
     if not source.is_file():
