@@ -55,8 +55,9 @@ demo: install  ## fine-tune the shipped voipdns-gtcrn on relayed speech (no data
 demo-mini: install  ## the same on real speech + real noise from ../shared/data
 	$(BIN)/voipdns-train experiment=mini
 
-lint: install  ## ruff check
+lint: install  ## ruff check + ruff format --check (the same hooks as .pre-commit-config.yaml)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 format: install  ## ruff format + fix imports
 	$(BIN)/ruff check --fix --select I src tests bench

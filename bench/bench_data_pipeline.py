@@ -78,9 +78,7 @@ def run_worker(args: tuple[list[str], int, float, int]) -> dict[str, float]:
             )
             timings["mixing"] = timings.get("mixing", 0.0) + time.process_time() - start
             signal = mixture.noisy[0].numpy()
-            stage_rngs = [
-                np.random.default_rng(s) for s in np.random.SeedSequence(i).spawn(len(channel.stages))
-            ]
+            stage_rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(i).spawn(len(channel.stages))]
             for stage, stage_rng in zip(channel.stages, stage_rngs, strict=True):
                 start = time.process_time()
                 signal = stage(signal, SAMPLE_RATE, stage_rng)

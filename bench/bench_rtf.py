@@ -128,9 +128,7 @@ def main() -> None:
     print(f"machine: {machine_info(('torch', 'onnxruntime'), 1)}")
     peak = gemm_peak_gflops()
     print(f"FP32 matrix-product peak on this thread (1024^2 torch.mm): {peak:.1f} GFLOP/s")
-    print(
-        f"real-time factor on {args.seconds:g} s of audio, 1 thread, best of {args.repeats} (lower is faster)"
-    )
+    print(f"real-time factor on {args.seconds:g} s of audio, 1 thread, best of {args.repeats} (lower is faster)")
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
             print(bench_model(name, noisy, Path(folder), args.repeats, args.levels, peak), flush=True)

@@ -66,9 +66,7 @@ def main() -> None:
     for name in nets:
         rate = args.batch * args.seconds / median[name]
         print(f"  {name:8s}: median step {1000 * median[name]:8.1f} ms  ({rate:6.2f} s of audio / s)")
-    print(
-        f"  throughput ratio voipdns / denoiser: {median['denoiser'] / median['voipdns']:.2f}x (goal >= 1.0)"
-    )
+    print(f"  throughput ratio voipdns / denoiser: {median['denoiser'] / median['voipdns']:.2f}x (goal >= 1.0)")
 
 
 if __name__ == "__main__":

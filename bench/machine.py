@@ -19,6 +19,8 @@ def machine_info(packages: tuple[str, ...] = ("numpy", "torch"), threads: int | 
     """``CPU; N logical CPUs, load average x, y, z; python; package versions[; T thread(s)]``."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in packages)
-    line = (f"{cpu_model()}; {os.cpu_count()} logical CPUs, load average {load}; {platform.platform()}; "
-            f"python {platform.python_version()}; {versions}")
+    line = (
+        f"{cpu_model()}; {os.cpu_count()} logical CPUs, load average {load}; {platform.platform()}; "
+        f"python {platform.python_version()}; {versions}"
+    )
     return line if threads is None else f"{line}; {threads} thread(s)"

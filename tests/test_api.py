@@ -57,7 +57,7 @@ def test_torch_batch_keeps_shape_dtype_and_matches_forward(net):
 
 
 def test_channels_are_enhanced_one_by_one(net):
-    audio = (torch.rand(2, SAMPLES, dtype=torch.float64) - 0.5)
+    audio = torch.rand(2, SAMPLES, dtype=torch.float64) - 0.5
     out = net.enhance(audio)
     assert out.shape == (2, SAMPLES) and out.dtype == torch.float64
     second = direct(net, audio[1:].float().view(1, 1, -1)).view(-1).double()

@@ -16,8 +16,24 @@ from voipdns.config import CONFIG_DIR
 
 # entry config -> (console script, the groups its help must list)
 APPS = {
-    "train": ("voipdns-train", {"data", "net", "loss", "model", "optim", "scheduler", "callbacks", "logger", "trainer",
-                                "experiment", "debug", "hparams_search", "launcher"}),
+    "train": (
+        "voipdns-train",
+        {
+            "data",
+            "net",
+            "loss",
+            "model",
+            "optim",
+            "scheduler",
+            "callbacks",
+            "logger",
+            "trainer",
+            "experiment",
+            "debug",
+            "hparams_search",
+            "launcher",
+        },
+    ),
     "eval": ("voipdns-eval", {"data"}),
     "enhance": ("voipdns-enhance", set()),
     "export": ("voipdns-export", {"net"}),
@@ -52,8 +68,14 @@ def test_help_has_examples_and_only_the_apps_groups(config_name):
 
 def test_console_script_prints_the_apps_help(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "voipdns", "enhance", "--help"], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "voipdns", "enhance", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("voipdns-enhance: ")
     assert "voipdns-enhance checkpoint=dns48 input=recordings/ output=enhanced/" in done.stdout

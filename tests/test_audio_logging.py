@@ -30,8 +30,9 @@ def test_tensorboard_gets_three_versions_and_a_spectrogram_per_clip(tmp_path):
     assert log_audio_samples([logger], clips(2), SR, step=7) == 1
     logger.experiment.flush()
     tags = events(logger.log_dir).Tags()
-    assert sorted(tags["audio"]) == sorted(f"val_audio/{i}_clip{i}/{v}" for i in range(2)
-                                           for v in ("noisy", "enhanced", "clean"))
+    assert sorted(tags["audio"]) == sorted(
+        f"val_audio/{i}_clip{i}/{v}" for i in range(2) for v in ("noisy", "enhanced", "clean")
+    )
     assert sorted(tags["images"]) == ["val_audio/0_clip0/spectrogram", "val_audio/1_clip1/spectrogram"]
     audio = events(logger.log_dir).Audio("val_audio/0_clip0/noisy")[0]
     assert audio.step == 7 and audio.sample_rate == SR and audio.length_frames == SR // 2
@@ -79,9 +80,18 @@ def test_audio_is_clipped_to_the_player_range():
 def test_fit_logs_the_first_n_validation_clips_each_epoch(tmp_path):
     logger = TensorBoardLogger(tmp_path, name="tb", version=0)
     callback = EnhancementMetrics(metrics=["si_sdr"], num_workers=0, log_audio_clips=2, stages=["val"])
-    trainer = pl.Trainer(max_epochs=2, limit_train_batches=1, num_sanity_val_steps=0, logger=logger,
-                         callbacks=[callback], enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer = pl.Trainer(
+        max_epochs=2,
+        limit_train_batches=1,
+        num_sanity_val_steps=0,
+        logger=logger,
+        callbacks=[callback],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+    )
     trainer.fit(TinyTask(), _loader(PairDataset(4, seconds=0.5)), _loader(PairDataset(5, seconds=0.5)))
     logger.experiment.flush()
     accumulator = events(logger.log_dir)

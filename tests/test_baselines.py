@@ -47,7 +47,7 @@ class _DelayingEngine:
 
     def process(self, frame):
         joined = np.concatenate([self._history, frame])
-        self._history = joined[len(frame):]
+        self._history = joined[len(frame) :]
         return joined[: len(frame)]
 
     def close(self):
@@ -87,8 +87,9 @@ def test_enhance_cli_writes_an_aligned_file(tmp_path, name):
     clean, noisy = _noisy_clip()
     (tmp_path / "in").mkdir()
     sf.write(tmp_path / "in" / "call.wav", noisy, RATE)
-    cfg = compose_config("enhance", [f"checkpoint={name}", f"input={tmp_path / 'in'}",
-                                     f"output={tmp_path / 'out'}"], tmp_path)
+    cfg = compose_config(
+        "enhance", [f"checkpoint={name}", f"input={tmp_path / 'in'}", f"output={tmp_path / 'out'}"], tmp_path
+    )
     written, failures = enhance_all(cfg)
     assert not failures and len(written) == 1
     out, rate = sf.read(written[0], dtype="float32")
@@ -119,9 +120,17 @@ def test_eval_accepts_checkpoint_rnnoise_on_pairs(tmp_path):
 
     cfg = compose_config("eval", ["checkpoint=rnnoise", *_pairs_folder(tmp_path)], tmp_path)
     enhancer = load_enhancer(str(cfg.checkpoint), cfg.device)
-    evaluate(split_dataset(cfg), enhancer, tmp_path / "eval", metrics=["stoi", "si_sdr"], num_workers=0,
-             chunk_seconds=cfg.chunk_seconds, overlap_seconds=cfg.overlap_seconds, save_enhanced=False,
-             label="rnnoise")
+    evaluate(
+        split_dataset(cfg),
+        enhancer,
+        tmp_path / "eval",
+        metrics=["stoi", "si_sdr"],
+        num_workers=0,
+        chunk_seconds=cfg.chunk_seconds,
+        overlap_seconds=cfg.overlap_seconds,
+        save_enhanced=False,
+        label="rnnoise",
+    )
     si_sdr = _si_sdr_column(tmp_path / "eval" / "scores.csv")
     assert len(si_sdr) == 2 and all(value > 5.0 for value in si_sdr), si_sdr  # misaligned output: far below 0 dB
 
@@ -129,10 +138,17 @@ def test_eval_accepts_checkpoint_rnnoise_on_pairs(tmp_path):
 @pytest.mark.slow
 @_needs_extra("rnnoise")
 def test_eval_console_script_accepts_checkpoint_rnnoise(tmp_path):
-    command = [Path(sys.executable).parent / "voipdns-eval", "checkpoint=rnnoise", *_pairs_folder(tmp_path),
-               "metrics=[stoi,si_sdr]", "num_workers=0", f"hydra.run.dir={tmp_path / 'eval'}"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=180,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        Path(sys.executable).parent / "voipdns-eval",
+        "checkpoint=rnnoise",
+        *_pairs_folder(tmp_path),
+        "metrics=[stoi,si_sdr]",
+        "num_workers=0",
+        f"hydra.run.dir={tmp_path / 'eval'}",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=180, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "rnnoise" in result.stdout and len(_si_sdr_column(tmp_path / "eval" / "scores.csv")) == 2
 
@@ -177,4 +193,4 @@ def test_rnnoise_matches_pyrnnoise_own_wrapper_after_its_delay():
     theirs = np.concatenate([np.atleast_2d(frame) for frame in frames], axis=1)[0] / 32767.0
     delay = round(BASELINES["rnnoise"].delay_samples * RATE / BASELINES["rnnoise"].sample_rate)  # 320
     count = min(len(ours), len(theirs) - delay)
-    assert np.corrcoef(ours[:count], theirs[delay: delay + count])[0, 1] > 0.99
+    assert np.corrcoef(ours[:count], theirs[delay : delay + count])[0, 1] > 0.99

@@ -40,8 +40,11 @@ def batch_for(net, samples: int) -> dict:
     embedding_dim = int(getattr(net, "embedding_dim", 0) or 0)
     if embedding_dim:
         frames = net.num_frames(samples)
-        batch.update(embedding=torch.randn(1, embedding_dim, generator=generator), vad=torch.ones(1, frames),
-                     q=torch.ones(1, frames))
+        batch.update(
+            embedding=torch.randn(1, embedding_dim, generator=generator),
+            vad=torch.ones(1, frames),
+            q=torch.ones(1, frames),
+        )
     return batch
 
 

@@ -13,7 +13,7 @@ RATE = 16000
 
 def _blocks(signal: np.ndarray, size: int):
     for start in range(0, len(signal), size):
-        yield signal[start:start + size]
+        yield signal[start : start + size]
 
 
 @pytest.mark.parametrize("length", [1000, 16000, 16000 * 3 + 17, 16000 * 5])

@@ -169,9 +169,7 @@ def tiny_tree(tmp_path):
     for speaker in ("11", "22", "33", "44", "55"):
         for utt in range(2):
             rate = 8000 if speaker == "33" else SR  # one speaker recorded at 8 kHz: resampled on load
-            _tone_file(
-                speech / f"{speaker}-100-{utt:04d}.wav", 1.2 if utt else 0.6, rate, 100.0 + int(speaker)
-            )
+            _tone_file(speech / f"{speaker}-100-{utt:04d}.wav", 1.2 if utt else 0.6, rate, 100.0 + int(speaker))
     rng = np.random.default_rng(0)
     for name in ("fan", "street", "cafe", "rain"):
         (noise / name).mkdir(parents=True)
@@ -180,9 +178,7 @@ def tiny_tree(tmp_path):
 
 
 def _folder(speech, noise, split, **kwargs):
-    return FolderMixDataset(
-        speech, noise, segment_seconds=1.0, split=split, val_fraction=0.4, seed=4, **kwargs
-    )
+    return FolderMixDataset(speech, noise, segment_seconds=1.0, split=split, val_fraction=0.4, seed=4, **kwargs)
 
 
 def test_folder_split_is_disjoint_by_speaker_and_noise(tiny_tree):
@@ -268,9 +264,7 @@ def test_folder_errors_name_the_problem(tmp_path, tiny_tree):
 def test_pairs_by_fileid_whole_clips_and_crops(tmp_path):
     for n, seconds in ((3, 0.5), (12, 0.8)):
         _tone_file(tmp_path / "clean" / f"clean_fileid_{n}.wav", seconds)
-        _tone_file(
-            tmp_path / "noisy" / f"book_0001_chp_02_reader_03_snr5_fileid_{n}.wav", seconds, freq_hz=300
-        )
+        _tone_file(tmp_path / "noisy" / f"book_0001_chp_02_reader_03_snr5_fileid_{n}.wav", seconds, freq_hz=300)
     ds = PairedFolderDataset(tmp_path / "noisy", tmp_path / "clean", pair_by="fileid")
     assert len(ds) == 2
     names = sorted(ds[i]["name"] for i in range(2))
@@ -288,16 +282,12 @@ def test_pairs_unpaired_and_length_errors(tmp_path):
     _tone_file(tmp_path / "clean" / "a.wav", 0.5)
     _tone_file(tmp_path / "noisy" / "a.wav", 0.5)
     _tone_file(tmp_path / "noisy" / "b.wav", 0.5)
-    with pytest.raises(
-        ValueError, match=r"unpaired files: 1 noisy file\(s\) without clean in .*clean: .*b\.wav"
-    ):
+    with pytest.raises(ValueError, match=r"unpaired files: 1 noisy file\(s\) without clean in .*clean: .*b\.wav"):
         PairedFolderDataset(tmp_path / "noisy", tmp_path / "clean")
     with pytest.raises(ValueError, match=r"noisy/a\.wav: no 'fileid_<N>' in the name"):
         PairedFolderDataset(tmp_path / "noisy", tmp_path / "clean", pair_by="fileid")
     _tone_file(tmp_path / "clean" / "b.wav", 0.9)
-    with pytest.raises(
-        ValueError, match=r"1 pair\(s\) differ in length .*b\.wav vs .*b\.wav \(6400 samples\)"
-    ):
+    with pytest.raises(ValueError, match=r"1 pair\(s\) differ in length .*b\.wav vs .*b\.wav \(6400 samples\)"):
         PairedFolderDataset(tmp_path / "noisy", tmp_path / "clean")
     sf.write(tmp_path / "clean" / "b.wav", np.zeros(8000 + 40), SR, subtype="PCM_16")
     with pytest.warns(UserWarning, match="differ by up to 40 samples"):
@@ -333,9 +323,7 @@ def test_datamodule_batches_and_epochs():
 
 def test_datamodule_rejects_mixed_sample_rates_and_tiny_train():
     with pytest.raises(ValueError, match="disagree on sample_rate"):
-        EnhancementDataModule(
-            SyntheticSpeechDataset(4, 0.5, sample_rate=8000), SyntheticSpeechDataset(4, 0.5)
-        )
+        EnhancementDataModule(SyntheticSpeechDataset(4, 0.5, sample_rate=8000), SyntheticSpeechDataset(4, 0.5))
     dm = EnhancementDataModule(SyntheticSpeechDataset(4, 0.5), batch_size=8)
     with pytest.raises(ValueError, match="train has 4 items < batch_size 8"):
         dm.setup("fit")

@@ -31,9 +31,7 @@ def test_dns48_parameter_count_and_key_layout():
     assert state["lstm.lstm.weight_ih_l0"].shape == (3072, 768)
     expected = {f"{side}.{i}.{j}.{p}" for side in ("encoder", "decoder") for i in range(5) for j in (0, 2)
                 for p in ("weight", "bias")}  # fmt: skip
-    expected |= {
-        f"lstm.lstm.{w}_l{k}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for k in (0, 1)
-    }
+    expected |= {f"lstm.lstm.{w}_l{k}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for k in (0, 1)}
     assert set(state) == expected
 
 

@@ -112,9 +112,7 @@ def dns2020_test_tree(tmp_path):
             clean = speech(1.0, seed + fileid)
             write(root / "synthetic" / condition / "clean" / f"clean_fileid_{fileid}.wav", clean)
             noisy = 0.5 * clean + 0.002 * np.random.default_rng(fileid).standard_normal(len(clean))
-            write(
-                root / "synthetic" / condition / "noisy" / f"book_0001_chp_02_snr5_fileid_{fileid}.wav", noisy
-            )
+            write(root / "synthetic" / condition / "noisy" / f"book_0001_chp_02_snr5_fileid_{fileid}.wav", noisy)
     write(root / "real_recordings" / "ms_realrec_headset_cleaning_A1.wav", speech(1.2, 5))
     return root
 

@@ -126,10 +126,7 @@ def test_minimum_statistics_is_causal_and_tracks_the_floor():
     changed = level.clone()
     changed[..., 200:] = -90.0
     assert torch.equal(minimum_statistics_floor_db(changed, 5, 125)[..., :200], floor[..., :200])
-    assert (
-        gate_gain_db(torch.tensor(-60.0), torch.tensor(-60.0), torch.tensor(0.0), torch.tensor(12.0)).item()
-        == -6.0
-    )
+    assert gate_gain_db(torch.tensor(-60.0), torch.tensor(-60.0), torch.tensor(0.0), torch.tensor(12.0)).item() == -6.0
 
 
 def test_causal_pooling_bounds_latency_and_clip_pooling_does_not():
@@ -148,13 +145,9 @@ def test_causal_pooling_bounds_latency_and_clip_pooling_does_not():
 def test_yaml_configs_instantiate(project_root):
     net = hydra.utils.instantiate(net_config("dsp_denoiser"))
     assert isinstance(net, DspDenoiser) and net.band_weights.shape == (32, 257)
-    at_48k = hydra.utils.instantiate(
-        net_config("dsp_denoiser"), sample_rate=48000
-    )
+    at_48k = hydra.utils.instantiate(net_config("dsp_denoiser"), sample_rate=48000)
     assert at_48k.band_weights.shape == (32, 769)
-    with_override = hydra.utils.instantiate(
-        net_config("dsp_denoiser"), overrides={"threshold_db": [3.0] * 32}
-    )
+    with_override = hydra.utils.instantiate(net_config("dsp_denoiser"), overrides={"threshold_db": [3.0] * 32})
     assert with_override(torch.randn(1, 1, 800)).shape == (1, 1, 800)
     loss = hydra.utils.instantiate(OmegaConf.load(project_root / "conf/loss/dsp_denoiser.yaml"))
     assert sorted(loss.terms) == ["l1", "stft"]
@@ -164,9 +157,7 @@ def test_yaml_configs_instantiate(project_root):
 
 @pytest.mark.shared_data
 def test_hand_set_knobs_improve_real_speech_in_air_conditioner_noise(shared_data):
-    speech, _ = soundfile.read(
-        shared_data / "speech/librispeech-train-clean-100/103-1240-0000.flac", dtype="float32"
-    )
+    speech, _ = soundfile.read(shared_data / "speech/librispeech-train-clean-100/103-1240-0000.flac", dtype="float32")
     noise, _ = soundfile.read(shared_data / "noise/household/aircon_0_0.flac", dtype="float32")
     length = min(len(speech), len(noise), 5 * 16000)
     clean = torch.from_numpy(speech[:length]).reshape(1, 1, -1)
@@ -175,10 +166,7 @@ def test_hand_set_knobs_improve_real_speech_in_air_conditioner_noise(shared_data
     noisy = clean + noise
     knobs = {"threshold_db": 8.0, "attack_ms": 5.0, "release_ms": 80.0}
     with torch.no_grad():
-        gains = [
-            si_snr_db(DspDenoiser()(noisy, {**knobs, "reduction_db": depth}), clean).item()
-            for depth in (6, 20)
-        ]
+        gains = [si_snr_db(DspDenoiser()(noisy, {**knobs, "reduction_db": depth}), clean).item() for depth in (6, 20)]
     before = si_snr_db(noisy, clean).item()
     # measured: 5.0 dB -> 6.6 dB (6 dB depth) -> 8.2 dB (20 dB depth)
     assert before + 1.0 < gains[0] < gains[1] and gains[1] > before + 2.5

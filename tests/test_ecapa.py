@@ -155,9 +155,7 @@ def test_speaker_segments_hold_out_the_tail(tmp_path):
         sf.write(tmp_path / f"{speaker}-100-0000.flac", np.asarray(tone(freq, 2.0)), 16000)
     utterances = load_speaker_directory(tmp_path)
     train = TrainSegments(utterances, 4000, val_fraction=0.25, length=6, seed=0)
-    val = ValidationSegments(
-        utterances, train.speakers, 4000, val_fraction=0.25, per_speaker=2, min_samples=2000
-    )
+    val = ValidationSegments(utterances, train.speakers, 4000, val_fraction=0.25, per_speaker=2, min_samples=2000)
     assert train.speakers == ["11", "22", "33"] and len(val) == 6
     assert all(part.numel() == 24000 for part in train.parts)  # first 75 % of 2 s
     wave, label = train[0]

@@ -44,10 +44,7 @@ def test_identical_signals_have_zero_error(signals):
 
 
 def test_cleaner_signal_has_smaller_error_and_positive_improvement(signals):
-    scores = {
-        k: score_clip(signals["clean"], signals[k], SR, metrics=["egemaps_mae"])
-        for k in ("noisy", "enhanced")
-    }
+    scores = {k: score_clip(signals["clean"], signals[k], SR, metrics=["egemaps_mae"]) for k in ("noisy", "enhanced")}
     assert not scores["noisy"].failures and len(scores["noisy"]) == 50
     for frames in (False, True):
         improvement = improvement_by_feature(scores["noisy"], scores["enhanced"], voiced=frames)

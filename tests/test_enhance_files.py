@@ -53,8 +53,9 @@ def test_equal_length_files_run_as_one_batch_with_their_own_outputs(tmp_path, en
     calls = []
     batch_fn = enhancer.enhance_batch
     monkeypatch.setattr(enhancer, "enhance_batch", lambda clips: calls.append(len(clips)) or batch_fn(clips))
-    written, failures = enhance_files(enhancer, {s: tmp_path / "out" / s.name for s in sources}, batch_size=8,
-                                      progress=False)
+    written, failures = enhance_files(
+        enhancer, {s: tmp_path / "out" / s.name for s in sources}, batch_size=8, progress=False
+    )
     assert calls == [4] and not failures and len(written) == 4
     for source in sources:
         alone = enhancer.enhance(sf.read(source, dtype="float32")[0])
@@ -64,13 +65,18 @@ def test_equal_length_files_run_as_one_batch_with_their_own_outputs(tmp_path, en
 
 
 def test_mixed_lengths_rates_long_and_bad_files(tmp_path, enhancer):
-    sources = [write(tmp_path, "short.wav", 0.50, 1), write(tmp_path, "close.wav", 0.52, 2),
-               write(tmp_path, "cd.wav", 0.5, 3, rate=44100), write(tmp_path, "long.wav", 1.3, 4)]
+    sources = [
+        write(tmp_path, "short.wav", 0.50, 1),
+        write(tmp_path, "close.wav", 0.52, 2),
+        write(tmp_path, "cd.wav", 0.5, 3, rate=44100),
+        write(tmp_path, "long.wav", 1.3, 4),
+    ]
     (tmp_path / "broken.wav").write_bytes(b"RIFF....not audio")
     sources.append(tmp_path / "broken.wav")
     targets = {source: tmp_path / "out" / source.name for source in sources}
-    written, failures = enhance_files(enhancer, targets, batch_size=4, chunk_seconds=1.0, overlap_seconds=0.25,
-                                      progress=False)
+    written, failures = enhance_files(
+        enhancer, targets, batch_size=4, chunk_seconds=1.0, overlap_seconds=0.25, progress=False
+    )
     assert set(failures) == {tmp_path / "broken.wav"} and "broken.wav" in failures[tmp_path / "broken.wav"]
     assert sorted(path.name for path in written) == ["cd.wav", "close.wav", "long.wav", "short.wav"]
     for name, seconds in (("short.wav", 0.5), ("close.wav", 0.52), ("cd.wav", 0.5), ("long.wav", 1.3)):

@@ -301,8 +301,6 @@ def test_atomic_write_keeps_the_old_checkpoint_when_the_folder_refuses_the_new_o
         assert last.read_bytes() == b"step 2"
 
 
-
-
 def test_training_stops_with_one_message_when_checkpoints_stop_being_written(tmp_path):
     import lightning as L
     from lightning.pytorch.plugins.io import TorchCheckpointIO

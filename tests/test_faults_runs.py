@@ -56,7 +56,9 @@ def _kill_and_check_workers_exit(parent: subprocess.Popen, workers: list[int]) -
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to see which processes live")
 def test_scoring_pool_workers_exit_when_the_parent_is_sigkilled(tmp_path):
-    parent, workers = _start_parent(tmp_path, """
+    parent, workers = _start_parent(
+        tmp_path,
+        """
 import time
 import numpy as np
 from voipdns.metrics.pool import ScoringPool
@@ -69,13 +71,16 @@ if __name__ == "__main__":  # the workers are spawned: they import this file
     pool.results()
     print(*pool._executor._processes, flush=True)
     time.sleep(120)
-""")
+""",
+    )
     _kill_and_check_workers_exit(parent, workers)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to see which processes live")
 def test_simulate_workers_exit_when_the_parent_is_sigkilled(tmp_path):
-    parent, workers = _start_parent(tmp_path, """
+    parent, workers = _start_parent(
+        tmp_path,
+        """
 import os, time
 from voipdns.worker_guard import guarded_pool  # the pool of voipdns-simulate's workers
 
@@ -88,7 +93,8 @@ def long_job(_):  # busy workers: idle ones would also exit on their task pipe's
 if __name__ == "__main__":
     with guarded_pool(2, os.getpid) as pool:
         pool.map(long_job, range(2), chunksize=1)
-""")
+""",
+    )
     _kill_and_check_workers_exit(parent, workers)
 
 
@@ -99,16 +105,22 @@ SR = 16000
 def _tone(seconds: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SR)) / SR
-    return (0.3 * np.sin(2 * np.pi * rng.uniform(150, 300) * t) + 0.01 * rng.standard_normal(t.size)).astype(
-        np.float32
-    )
+    return (0.3 * np.sin(2 * np.pi * rng.uniform(150, 300) * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 
 
 def _simulate_config(tmp_path: Path, clean: Path, noise: Path, *extra: str):
     from hydra_helpers import compose_config
 
-    overrides = [f"dataset_dir={tmp_path / 'sim'}", f"source.clean_dir={clean}", f"source.noise_dir={noise}",
-                 "conditions=[gm_cloud_low]", "normalised=false", "workers=1", "split=test", *extra]
+    overrides = [
+        f"dataset_dir={tmp_path / 'sim'}",
+        f"source.clean_dir={clean}",
+        f"source.noise_dir={noise}",
+        "conditions=[gm_cloud_low]",
+        "normalised=false",
+        "workers=1",
+        "split=test",
+        *extra,
+    ]
     return compose_config("simulate", overrides, tmp_path / "run")
 
 
@@ -186,8 +198,15 @@ def _pairs_folder(tmp_path: Path, good: int = 3, bad: tuple[str, ...] = BAD_PAIR
 def _eval_config(tmp_path: Path, noisy_dir: Path, clean_dir: Path, *extra: str):
     from hydra_helpers import compose_config
 
-    overrides = ["checkpoint=input", "data=pairs", f"data.test.noisy_dir={noisy_dir}",
-                 f"data.test.clean_dir={clean_dir}", "metrics=[si_sdr]", "num_workers=0", *extra]
+    overrides = [
+        "checkpoint=input",
+        "data=pairs",
+        f"data.test.noisy_dir={noisy_dir}",
+        f"data.test.clean_dir={clean_dir}",
+        "metrics=[si_sdr]",
+        "num_workers=0",
+        *extra,
+    ]
     return compose_config("eval", overrides, tmp_path / "eval")
 
 
@@ -196,9 +215,18 @@ def _evaluate(cfg, output_dir: Path, num_workers: int = 0):
     from voipdns.enhancers import load_enhancer
     from voipdns.evaluation import evaluate
 
-    return evaluate(split_dataset(cfg), load_enhancer("input"), output_dir, metrics=["si_sdr"],
-                    num_workers=num_workers, chunk_seconds=20.0, overlap_seconds=1.0, save_enhanced=False,
-                    label="input", strict=bool(cfg.strict))
+    return evaluate(
+        split_dataset(cfg),
+        load_enhancer("input"),
+        output_dir,
+        metrics=["si_sdr"],
+        num_workers=num_workers,
+        chunk_seconds=20.0,
+        overlap_seconds=1.0,
+        save_enhanced=False,
+        label="input",
+        strict=bool(cfg.strict),
+    )
 
 
 def _score_names(path: Path) -> list[str]:
@@ -266,11 +294,19 @@ def test_enhance_refuses_two_inputs_with_one_output_before_writing(tmp_path):
 @pytest.mark.slow  # a voipdns-eval process: ~10 s of imports on a loaded 2-core machine
 def test_eval_cli_lists_skipped_items_and_exits_non_zero(tmp_path):
     noisy_dir, clean_dir = _pairs_folder(tmp_path, good=1, bad=("f_corrupt", "i_inf"))
-    command = [Path(sys.executable).parent / "voipdns-eval", "checkpoint=input", "data=pairs",
-               f"data.test.noisy_dir={noisy_dir}", f"data.test.clean_dir={clean_dir}", "metrics=[si_sdr]",
-               "num_workers=0", f"hydra.run.dir={tmp_path / 'eval'}"]
-    run = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                         timeout=180)
+    command = [
+        Path(sys.executable).parent / "voipdns-eval",
+        "checkpoint=input",
+        "data=pairs",
+        f"data.test.noisy_dir={noisy_dir}",
+        f"data.test.clean_dir={clean_dir}",
+        "metrics=[si_sdr]",
+        "num_workers=0",
+        f"hydra.run.dir={tmp_path / 'eval'}",
+    ]
+    run = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=180
+    )
     console = run.stdout + run.stderr
     assert run.returncode != 0 and "2 item(s) skipped" in console, console[-3000:]
     assert "f_corrupt.wav" in console and "i_inf.wav" in console

@@ -32,9 +32,7 @@ OFFICIAL_SHAPES = {
     "sb_model.fc_output_layer.weight": [2, 384],
     "sb_model.fc_output_layer.bias": [2],
 }  # fmt: skip
-TINY = dict(
-    n_fft=64, hop_samples=32, win_samples=64, fb_hidden_size=16, sb_hidden_size=8, sb_num_neighbors=15
-)
+TINY = dict(n_fft=64, hop_samples=32, win_samples=64, fb_hidden_size=16, sb_hidden_size=8, sb_num_neighbors=15)
 
 
 def tiny(**overrides) -> FullSubNet:
@@ -74,10 +72,7 @@ def test_eval_outputs_full_band_with_estimate():
     assert outputs["cirm"].shape == (3, 2, 33, 21) and outputs["estimate"].shape == (3, 1, 641)
     small_batch = net.train().training_outputs({"noisy": torch.randn(2, 1, 641)})
     assert small_batch["cirm"].shape[2] == 33  # a batch of 2 is not larger than 2 groups: full band
-    assert (
-        tiny(use_drop_band=False).train().training_outputs({"noisy": torch.randn(3, 1, 641)})["cirm"].shape[2]
-        == 33
-    )
+    assert tiny(use_drop_band=False).train().training_outputs({"noisy": torch.randn(3, 1, 641)})["cirm"].shape[2] == 33
 
 
 def test_cirm_roundtrip_reconstructs_clean():
@@ -206,10 +201,7 @@ def test_yaml_configs_instantiate(project_root):
     net = hydra.utils.instantiate(net_config("fullsubnet"))
     assert isinstance(net, FullSubNet) and sum(p.numel() for p in net.parameters()) == 5_637_635
     loss = hydra.utils.instantiate(OmegaConf.load(project_root / "conf/loss/fullsubnet.yaml"))
-    assert (
-        isinstance(loss.terms["cirm"], CompressedCirmMSELoss)
-        and loss.terms["cirm"].stft.n_fft == net.stft.n_fft
-    )
+    assert isinstance(loss.terms["cirm"], CompressedCirmMSELoss) and loss.terms["cirm"].stft.n_fft == net.stft.n_fft
 
 
 def test_bad_arguments_are_named():

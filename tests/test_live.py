@@ -38,9 +38,7 @@ def test_file_to_file_loop_writes_the_streamed_output_with_its_latency(tmp_path)
     noisy = (0.05 * np.random.default_rng(0).standard_normal(3000)).astype(np.float32)
     sf.write(tmp_path / "in.wav", noisy, RATE, subtype="FLOAT")
     streamer = streamer_for(net)
-    report = run_live(
-        FileSource(tmp_path / "in.wav", RATE, 50), streamer, FileSink(tmp_path / "out.wav", RATE)
-    )
+    report = run_live(FileSource(tmp_path / "in.wav", RATE, 50), streamer, FileSink(tmp_path / "out.wav", RATE))
     written, rate = sf.read(tmp_path / "out.wav", dtype="float32")
     assert rate == RATE and written.size == noisy.size == report.output_samples == report.input_samples
     # first enhanced sample written once the 213-sample latency was read, in 50-sample blocks: 250
@@ -53,9 +51,7 @@ def test_file_to_file_loop_writes_the_streamed_output_with_its_latency(tmp_path)
 def test_max_seconds_stops_an_endless_source():
     net = model_from_config(DEMUCS).net
     sink = ArraySink(RATE)
-    report = run_live(
-        ArraySource(np.zeros(RATE, np.float32), RATE, 160), streamer_for(net), sink, max_seconds=0.1
-    )
+    report = run_live(ArraySource(np.zeros(RATE, np.float32), RATE, 160), streamer_for(net), sink, max_seconds=0.1)
     assert report.input_samples == 1600 and report.blocks == 10
     assert report.output_samples == sink.samples().size < 1600  # the latency is still inside the streamer
 

@@ -100,9 +100,7 @@ def reference_stft_loss(monkeypatch):
     module = pytest.importorskip("denoiser.stft_loss", reason="reference package `denoiser` not installed")
     # denoiser 0.1.5 calls torch.stft without return_complex, which torch >= 2 refuses. Give that module a
     # torch whose stft returns the old [..., 2] real/imag layout; the reference arithmetic runs unchanged.
-    legacy = types.SimpleNamespace(
-        **{name: getattr(torch, name) for name in dir(torch) if not name.startswith("__")}
-    )
+    legacy = types.SimpleNamespace(**{name: getattr(torch, name) for name in dir(torch) if not name.startswith("__")})
     legacy.stft = lambda *args, **kwargs: torch.view_as_real(torch.stft(*args, return_complex=True, **kwargs))
     monkeypatch.setattr(module, "torch", legacy)
     return module.MultiResolutionSTFTLoss

@@ -43,9 +43,7 @@ def speech_like(seconds: float, seed: int = 0) -> np.ndarray:
 def noise_at_snr(clean: np.ndarray, snr_db: float, seed: int = 1, orthogonal: bool = False) -> np.ndarray:
     noise = np.random.default_rng(seed).standard_normal(clean.size)
     noise -= noise.mean()
-    if (
-        orthogonal
-    ):  # remove the component along the zero-mean clean signal: SI-SDR then equals the SNR exactly
+    if orthogonal:  # remove the component along the zero-mean clean signal: SI-SDR then equals the SNR exactly
         reference = clean - clean.mean()
         noise -= np.dot(noise, reference) / np.dot(reference, reference) * reference
     signal_power = np.mean((clean - clean.mean()) ** 2)
@@ -182,9 +180,7 @@ def test_registered_scorer_runs_without_clean_and_intrusive_ones_fail():
 def test_scorer_outputs_that_are_non_finite_or_missing_are_failures():
     scores = score_clip(None, speech_like(0.5), SR, metrics=("test_broken",))
     assert math.isnan(scores["test_inf"]) and "non-finite" in scores.failures["test_inf"]
-    assert (
-        math.isnan(scores["test_missing"]) and "returned no 'test_missing'" in scores.failures["test_missing"]
-    )
+    assert math.isnan(scores["test_missing"]) and "returned no 'test_missing'" in scores.failures["test_missing"]
 
 
 def test_scorer_from_a_module_path_registers_on_lookup(tmp_path, monkeypatch):
@@ -237,9 +233,7 @@ def test_pool_in_worker_processes_equals_inline_scoring():
         assert dict(pooled.scores[key]) == pytest.approx(dict(inline.scores[key]), nan_ok=True), key
         assert pooled.scores[key].failures == inline.scores[key].failures
     assert pooled.failures == {"pesq_wb": 1, "stoi": 1, "si_sdr": 0}
-    assert pooled.means["pesq_wb"] == pytest.approx(
-        (pooled.scores["a"]["pesq_wb"] + pooled.scores["b"]["pesq_wb"]) / 2
-    )
+    assert pooled.means["pesq_wb"] == pytest.approx((pooled.scores["a"]["pesq_wb"] + pooled.scores["b"]["pesq_wb"]) / 2)
     assert seen[-1] == (3, 3)
 
 

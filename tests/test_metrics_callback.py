@@ -147,9 +147,7 @@ def test_validation_logs_capped_scores_every_epoch_and_input_once(tmp_path, subm
     assert sum("input/pesq_wb" in e for e in logged) == 1
     # 3 capped clips x 2 epochs (the sanity pass scored nothing), the input scored once and cached
     assert submissions == {"estimate": 6, "input": 3}
-    expected_input = np.mean(
-        [score_clip(data[i]["clean"], data[i]["noisy"], SR, METRICS)["pesq_wb"] for i in range(3)]
-    )
+    expected_input = np.mean([score_clip(data[i]["clean"], data[i]["noisy"], SR, METRICS)["pesq_wb"] for i in range(3)])
     input_entry = next(e for e in logged if "input/pesq_wb" in e)
     assert input_entry["input/pesq_wb"] == pytest.approx(expected_input, abs=1e-5)
     assert 1.0 < trainer.callback_metrics["val/pesq_wb"].item() < 4.7
@@ -168,14 +166,10 @@ def test_test_stage_writes_per_clip_rows_and_condition_means(tmp_path):
     expected = score_clip(data[1]["clean"], task.net(data[1]["noisy"][None]).detach(), SR, METRICS)
     assert row["condition"] == "low"
     assert row["pesq_wb"] == pytest.approx(expected["pesq_wb"], abs=1e-5)
-    assert row["input_si_sdr"] == pytest.approx(
-        score_clip(data[1]["clean"], data[1]["noisy"], SR)["si_sdr"], abs=1e-3
-    )
+    assert row["input_si_sdr"] == pytest.approx(score_clip(data[1]["clean"], data[1]["noisy"], SR)["si_sdr"], abs=1e-3)
     means = callback.test_condition_means
     assert set(means) == {"high", "low", "all"}
-    assert means["low"]["pesq_wb"] == pytest.approx(
-        np.mean([callback.test_rows[i]["pesq_wb"] for i in (1, 3)])
-    )
+    assert means["low"]["pesq_wb"] == pytest.approx(np.mean([callback.test_rows[i]["pesq_wb"] for i in (1, 3)]))
     assert trainer.callback_metrics["test/pesq_wb"].item() == pytest.approx(means["all"]["pesq_wb"], abs=1e-5)
     assert "test/input_pesq_wb" in trainer.callback_metrics
 
@@ -183,12 +177,7 @@ def test_test_stage_writes_per_clip_rows_and_condition_means(tmp_path):
         table = list(csv.DictReader(handle))
     assert [r["name"] for r in table] == [f"clip{i}" for i in range(5)]
     assert float(table[1]["pesq_wb"]) == pytest.approx(row["pesq_wb"], abs=1e-4)
-    assert (
-        (tmp_path / "test_scores_by_condition.csv")
-        .read_text()
-        .splitlines()[0]
-        .startswith("condition,pesq_wb")
-    )
+    assert (tmp_path / "test_scores_by_condition.csv").read_text().splitlines()[0].startswith("condition,pesq_wb")
 
 
 def test_failures_are_logged_as_counts_not_zero_scores(tmp_path):
@@ -228,9 +217,7 @@ def test_a_step_without_the_output_dict_is_a_clear_error(tmp_path):
         def validation_step(self, batch, batch_idx):
             return None
 
-    trainer = _trainer(
-        tmp_path, fast_dev_run=True, callbacks=[EnhancementMetrics(metrics=METRICS, num_workers=0)]
-    )
+    trainer = _trainer(tmp_path, fast_dev_run=True, callbacks=[EnhancementMetrics(metrics=METRICS, num_workers=0)])
     with pytest.raises(TypeError, match="val step must return a dict with 'estimate', 'noisy'"):
         trainer.fit(NoOutputs(), _loader(PairDataset(2)), _loader(PairDataset(2)))
 
@@ -247,8 +234,15 @@ def test_bad_arguments_are_rejected():
 def test_test_stage_can_score_more_metrics_than_validation():
     from voipdns.callbacks.metrics import EnhancementMetrics
 
-    callback = EnhancementMetrics(metrics=["stoi"], test_metrics=["stoi", "si_sdr", "dnsmos"], num_workers=0,
-                                  sample_rate=16000)
+    callback = EnhancementMetrics(
+        metrics=["stoi"], test_metrics=["stoi", "si_sdr", "dnsmos"], num_workers=0, sample_rate=16000
+    )
     assert callback.keys_by_stage["val"] == ["stoi"]
-    assert callback.keys_by_stage["test"] == ["stoi", "si_sdr", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
-                                              "dnsmos_p808"]
+    assert callback.keys_by_stage["test"] == [
+        "stoi",
+        "si_sdr",
+        "dnsmos_sig",
+        "dnsmos_bak",
+        "dnsmos_ovrl",
+        "dnsmos_p808",
+    ]

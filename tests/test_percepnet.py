@@ -21,9 +21,7 @@ SR = 16000
 SMALL = dict(fc_size=16, conv_channels=16, gru_sizes=[16, 16], strength_gru_size=8)
 
 
-def harmonic(
-    f0_hz: float, seconds: float = 0.5, sample_rate: int = SR, amplitude: float = 0.2
-) -> torch.Tensor:
+def harmonic(f0_hz: float, seconds: float = 0.5, sample_rate: int = SR, amplitude: float = 0.2) -> torch.Tensor:
     t = torch.arange(int(seconds * sample_rate)) / sample_rate
     harmonics = range(1, int(0.45 * sample_rate / f0_hz))
     wave = sum((1.0 / h) * torch.sin(2 * math.pi * f0_hz * h * t + h) for h in harmonics)
@@ -257,9 +255,7 @@ def test_gain_loss_values_and_frame_wise_reduction():
 
 def test_vad_loss_checks_frame_count():
     logits = torch.zeros(1, 10)
-    assert torch.isclose(
-        VadBceLoss()({"vad_logits": logits}, {"vad": torch.ones(1, 9)}), torch.tensor(math.log(2))
-    )
+    assert torch.isclose(VadBceLoss()({"vad_logits": logits}, {"vad": torch.ones(1, 9)}), torch.tensor(math.log(2)))
     with pytest.raises(ValueError, match="has 4 frames but the net produced 10"):
         VadBceLoss()({"vad_logits": logits}, {"vad": torch.ones(1, 4)})
     with pytest.raises(KeyError, match="batch\\['vad'\\]"):

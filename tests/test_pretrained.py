@@ -291,9 +291,7 @@ def test_registry_download_is_cached_and_verified(registry, monkeypatch, tiny):
 def test_hash_mismatch_names_expected_and_actual(registry):
     cached = place_in_cache(registry)
     cached.write_bytes(cached.read_bytes() + b"tampered")
-    with pytest.raises(
-        CheckpointHashError, match=f"expected {registry.entry['sha256_prefix']}, got [0-9a-f]{{16}}"
-    ):
+    with pytest.raises(CheckpointHashError, match=f"expected {registry.entry['sha256_prefix']}, got [0-9a-f]{{16}}"):
         load_net("tiny", registry_path=registry.path, cache_dir=registry.cache)
 
 
@@ -306,9 +304,7 @@ def test_full_sha256_when_recorded(registry):
 
 
 def test_bad_download_is_not_kept(registry, monkeypatch):
-    monkeypatch.setattr(
-        torch.hub, "download_url_to_file", lambda url, dst, **kw: Path(dst).write_bytes(b"html")
-    )
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, dst, **kw: Path(dst).write_bytes(b"html"))
     with pytest.raises(CheckpointHashError):
         load_net("tiny", registry_path=registry.path, cache_dir=registry.cache)
     assert list(registry.cache.iterdir()) == []

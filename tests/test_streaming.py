@@ -173,9 +173,7 @@ def test_stream_file_reports_latency_and_frame_times(tmp_path):
     source = model_from_config(DEMUCS)
     x = speechlike(2000)
     sf.write(tmp_path / "in.wav", x, 16000, subtype="FLOAT")
-    report = stream_file(
-        streamer_for(source.net), tmp_path / "in.wav", tmp_path / "out.wav", block_samples=100
-    )
+    report = stream_file(streamer_for(source.net), tmp_path / "in.wav", tmp_path / "out.wav", block_samples=100)
     written, rate = sf.read(tmp_path / "out.wav", dtype="float32")
     assert rate == 16000 and written.size == x.size
     assert report.latency_samples == 149 + 64 and report.frames > 0 and report.frame_mean_ms > 0

@@ -182,9 +182,7 @@ def test_enhancement_task_optimizer_excludes_estimator(estimator_file):
     assert not estimator.training
 
 
-@pytest.mark.parametrize(
-    "distance,weighting", [("l1", "none"), ("l2", "none"), ("l1", "energy"), ("l2", "energy")]
-)
+@pytest.mark.parametrize("distance,weighting", [("l1", "none"), ("l2", "none"), ("l1", "energy"), ("l2", "energy")])
 def test_silent_input_gives_finite_loss_and_gradients(estimator_file, distance, weighting):
     loss = TAPLoss(estimator_file, distance=distance, frame_weighting=weighting)
     estimate = torch.zeros(2, 1, 3200, requires_grad=True)
@@ -319,9 +317,7 @@ def test_tap_loss_configs_instantiate(option, tap_key, tmp_path, estimator_file)
     for key in filter(None, tap_key.split(".")):
         node = node[key]
     assert node.estimator_path.endswith("checkpoints/tap_estimator/tap_estimator_ls100.pt")
-    cfg = compose_config(
-        "train", [f"loss={option}", f"loss.{tap_key}estimator_path={estimator_file}"], tmp_path
-    )
+    cfg = compose_config("train", [f"loss={option}", f"loss.{tap_key}estimator_path={estimator_file}"], tmp_path)
     loss = hydra.utils.instantiate(cfg.loss)
     tap = loss.terms["tap"]
     assert isinstance(tap, TAPLoss) and tap.weight_at(0) == 0.0 and tap.weight_at(2000) == 1.0

@@ -18,32 +18,64 @@ from voipdns.cli.train import train
 from voipdns.tasks.enhancement import EnhancementTask, NonFiniteLossError
 
 TINY = [
-    "net.hidden=8", "net.depth=3", "net.resample=2",
-    "data.train.num_items=32", "data.train.segment_seconds=0.5",
-    "data.val.num_items=2", "data.val.segment_seconds=1.0",
-    "data.test.num_items=2", "data.test.segment_seconds=1.0",
-    "data.batch_size=4", "data.num_workers=0",
-    "callbacks.rich_progress_bar=null", "callbacks.model_summary=null",
+    "net.hidden=8",
+    "net.depth=3",
+    "net.resample=2",
+    "data.train.num_items=32",
+    "data.train.segment_seconds=0.5",
+    "data.val.num_items=2",
+    "data.val.segment_seconds=1.0",
+    "data.test.num_items=2",
+    "data.test.segment_seconds=1.0",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "callbacks.rich_progress_bar=null",
+    "callbacks.model_summary=null",
 ]
 
 
 def test_fast_dev_run_trains_validates_tests_and_scores(tmp_path):
-    cfg = compose_config("train", ["debug=fdr", "callbacks.metrics.num_workers=0",
-                                   "callbacks.metrics.test_metrics=[pesq_wb,stoi,dnsmos]", *TINY], tmp_path)
+    cfg = compose_config(
+        "train",
+        ["debug=fdr", "callbacks.metrics.num_workers=0", "callbacks.metrics.test_metrics=[pesq_wb,stoi,dnsmos]", *TINY],
+        tmp_path,
+    )
     metrics = train(cfg)
-    for key in ("train/loss", "val/loss", "test/loss", "test/pesq_wb", "test/stoi", "test/input_stoi",
-                "test/dnsmos_ovrl", "val/pesq_wb", "input/pesq_wb"):
+    for key in (
+        "train/loss",
+        "val/loss",
+        "test/loss",
+        "test/pesq_wb",
+        "test/stoi",
+        "test/input_stoi",
+        "test/dnsmos_ovrl",
+        "val/pesq_wb",
+        "input/pesq_wb",
+    ):
         assert key in metrics and torch.isfinite(torch.tensor(metrics[key])), key
     assert (tmp_path / "config_resolved.yaml").exists() and (tmp_path / "environment.json").exists()
 
 
 def _run_cli(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "voipdns.cli.train", f"hydra.run.dir={run_dir}", "logger=csv", "test=false",
-               "trainer.max_epochs=2", "data.train.num_items=24", "data.val.num_items=1",
-               "callbacks.metrics=null", "callbacks.last_checkpoint.every_n_train_steps=2",
-               "trainer.num_sanity_val_steps=0", "seed=7", "trainer.log_every_n_steps=1",
-               "+logger.csv.flush_logs_every_n_steps=1", *[o for o in TINY if "num_items" not in o],
-               *overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "voipdns.cli.train",
+        f"hydra.run.dir={run_dir}",
+        "logger=csv",
+        "test=false",
+        "trainer.max_epochs=2",
+        "data.train.num_items=24",
+        "data.val.num_items=1",
+        "callbacks.metrics=null",
+        "callbacks.last_checkpoint.every_n_train_steps=2",
+        "trainer.num_sanity_val_steps=0",
+        "seed=7",
+        "trainer.log_every_n_steps=1",
+        "+logger.csv.flush_logs_every_n_steps=1",
+        *[o for o in TINY if "num_items" not in o],
+        *overrides,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1"}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
@@ -58,8 +90,9 @@ def test_killed_mid_epoch_and_resumed_matches_uninterrupted_run(tmp_path):
     reference = _run_cli(tmp_path / "reference")
     assert reference.returncode == 0, reference.stderr[-3000:]
 
-    killed = _run_cli(tmp_path / "resumed", "+callbacks.kill._target_=voipdns.callbacks.debug.KillAtStep",
-                      "+callbacks.kill.step=5")
+    killed = _run_cli(
+        tmp_path / "resumed", "+callbacks.kill._target_=voipdns.callbacks.debug.KillAtStep", "+callbacks.kill.step=5"
+    )
     assert killed.returncode == 3, killed.stderr[-3000:]
     interrupted = torch.load(tmp_path / "resumed/checkpoints/last.ckpt", weights_only=False)
     assert interrupted["global_step"] == 4 and interrupted["epoch"] == 0  # really mid-epoch
@@ -69,8 +102,11 @@ def test_killed_mid_epoch_and_resumed_matches_uninterrupted_run(tmp_path):
     assert "not resumable" not in resumed.stderr
 
     # the CSV log of the interrupted part survives the resume (Lightning's writer would delete it)
-    logged_steps = {int(row.split(",")[2]) for row in
-                    (tmp_path / "resumed/csv/metrics.csv").read_text().splitlines()[1:] if row.split(",")[2]}
+    logged_steps = {
+        int(row.split(",")[2])
+        for row in (tmp_path / "resumed/csv/metrics.csv").read_text().splitlines()[1:]
+        if row.split(",")[2]
+    }
     assert min(logged_steps) < 4 and max(logged_steps) == 11
     # ... without the steps 4-5 that both attempts logged (issue 12 item 8): each (step, keys) row once
     with open(tmp_path / "resumed/csv/metrics.csv", newline="") as handle:
@@ -133,12 +169,20 @@ class _PoisonedDataset(Dataset):
 def test_nan_loss_stops_training_with_a_clear_message(tmp_path):
     task = EnhancementTask(
         net={"_target_": "voipdns.models.demucs.Demucs", "hidden": 4, "depth": 2, "resample": 1},
-        loss={"_target_": "voipdns.losses.composite.CompositeLoss",
-              "terms": {"l1": {"_target_": "voipdns.losses.waveform.WaveformL1Loss"}}},
+        loss={
+            "_target_": "voipdns.losses.composite.CompositeLoss",
+            "terms": {"l1": {"_target_": "voipdns.losses.waveform.WaveformL1Loss"}},
+        },
         optimizer={"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3},
     )
-    trainer = L.Trainer(max_steps=4, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        default_root_dir=tmp_path, callbacks=[L.pytorch.callbacks.OnExceptionCheckpoint(tmp_path)])
+    trainer = L.Trainer(
+        max_steps=4,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        callbacks=[L.pytorch.callbacks.OnExceptionCheckpoint(tmp_path)],
+    )
     loader = DataLoader(_PoisonedDataset(), batch_size=1)
     with pytest.raises(NonFiniteLossError, match=r"train/loss is nan at step 1 .*item1.*noisy input finite: False"):
         trainer.fit(task, train_dataloaders=loader)

@@ -37,8 +37,13 @@ def restore_determinism():
 
 @pytest.mark.parametrize("option", group_options("trainer"))
 def test_common_flags_override_without_plus(option, tmp_path):
-    overrides = [f"trainer={option}", *(f"trainer.{key}={value}" for key, value in PLAIN_OVERRIDES.items()),
-                 "trainer.fast_dev_run=true", "trainer.precision=bf16-mixed", "trainer.num_nodes=1"]
+    overrides = [
+        f"trainer={option}",
+        *(f"trainer.{key}={value}" for key, value in PLAIN_OVERRIDES.items()),
+        "trainer.fast_dev_run=true",
+        "trainer.precision=bf16-mixed",
+        "trainer.num_nodes=1",
+    ]
     cfg = compose_config("train", overrides, tmp_path)
     for key, value in PLAIN_OVERRIDES.items():
         assert cfg.trainer[key] == value, key
@@ -46,8 +51,14 @@ def test_common_flags_override_without_plus(option, tmp_path):
 
 
 def test_overridden_flags_reach_the_lightning_trainer(tmp_path, restore_determinism):
-    overrides = ["trainer.limit_train_batches=3", "trainer.val_check_interval=2", "trainer.devices=1",
-                 "trainer.accumulate_grad_batches=2", "trainer.precision=bf16-mixed", "trainer.max_steps=5"]
+    overrides = [
+        "trainer.limit_train_batches=3",
+        "trainer.val_check_interval=2",
+        "trainer.devices=1",
+        "trainer.accumulate_grad_batches=2",
+        "trainer.precision=bf16-mixed",
+        "trainer.max_steps=5",
+    ]
     trainer = hydra.utils.instantiate(compose_config("train", overrides, tmp_path).trainer, logger=False)
     assert trainer.limit_train_batches == 3 and trainer.val_check_interval == 2
     assert trainer.accumulate_grad_batches == 2 and trainer.max_steps == 5
@@ -78,10 +89,22 @@ def test_nets_have_deterministic_cpu_kernels(option, tmp_path, restore_determini
 
 
 TINY_RUN = [
-    "net.hidden=4", "net.depth=3", "net.resample=2", "data.train.num_items=16", "data.train.segment_seconds=0.5",
-    "data.val.num_items=1", "data.val.segment_seconds=0.5", "data.batch_size=4", "data.num_workers=0",
-    "trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.num_sanity_val_steps=0", "test=false",
-    "logger=none", "callbacks=none", "seed=3",
+    "net.hidden=4",
+    "net.depth=3",
+    "net.resample=2",
+    "data.train.num_items=16",
+    "data.train.segment_seconds=0.5",
+    "data.val.num_items=1",
+    "data.val.segment_seconds=0.5",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=3",
+    "trainer.num_sanity_val_steps=0",
+    "test=false",
+    "logger=none",
+    "callbacks=none",
+    "seed=3",
 ]
 
 

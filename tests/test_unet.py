@@ -21,9 +21,7 @@ def expected_parameters(c: int) -> int:
         return i * o * k * k + o
 
     widths = [c * 2**i for i in range(5)]
-    encoder = (
-        conv(1, c, 3) + 2 * c + sum(conv(widths[i], widths[i + 1], 3) + 2 * widths[i + 1] for i in range(4))
-    )
+    encoder = conv(1, c, 3) + 2 * c + sum(conv(widths[i], widths[i + 1], 3) + 2 * widths[i + 1] for i in range(4))
     decoder = sum(
         conv(widths[i + 1], widths[i], 2) + 2 * widths[i] + conv(2 * widths[i], widths[i], 3) + 2 * widths[i]
         for i in range(4)

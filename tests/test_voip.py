@@ -83,10 +83,7 @@ def test_opus_fec_recovers_isolated_losses_better_than_plc():
     reference_fec, reference_plain = with_fec.transcode(x), without.transcode(x)
     lost = np.zeros(with_fec.packets_for(len(x)) + 2, dtype=bool)
     lost[5:95:6] = True  # isolated losses: the next packet always arrives with the LBRR copy
-    assert (
-        snr_db(reference_fec, with_fec.transcode(x, lost))
-        > snr_db(reference_plain, without.transcode(x, lost)) + 3
-    )
+    assert snr_db(reference_fec, with_fec.transcode(x, lost)) > snr_db(reference_plain, without.transcode(x, lost)) + 3
 
 
 def test_amr_decoder_conceals_a_lost_frame():
@@ -134,9 +131,7 @@ def test_jitter_buffer_late_loss():
 
 
 def test_phone_path_is_band_limited_and_aligned():
-    x = speech(seed=4) + 0.02 * generate_noise("white", np.random.default_rng(0), 2 * SR, SR).astype(
-        np.float32
-    )
+    x = speech(seed=4) + 0.02 * generate_noise("white", np.random.default_rng(0), 2 * SR, SR).astype(np.float32)
     y = PhonePath()(x, SR, np.random.default_rng(0))
     assert y.shape == x.shape
     spectrum = np.abs(np.fft.rfft(y)) ** 2
@@ -169,9 +164,9 @@ def test_platform_denoiser_auto_suppresses_more_than_low():
 
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_presets_keep_length_alignment_and_are_deterministic(condition):
-    x = speech(seconds=1.5, seed=7) + 0.01 * generate_noise(
-        "babble", np.random.default_rng(2), 24000, SR
-    ).astype(np.float32)
+    x = speech(seconds=1.5, seed=7) + 0.01 * generate_noise("babble", np.random.default_rng(2), 24000, SR).astype(
+        np.float32
+    )
     channel = make_preset(condition)
     y, stats = channel.process(x, seed=11)
     assert y.shape == x.shape and np.isfinite(y).all()
@@ -274,9 +269,7 @@ def test_external_encoder_fallback_splits_binary_output(monkeypatch, tmp_path):
     assert make_codec("g711_mulaw").encode(x) == expected
 
 
-@pytest.mark.skipif(
-    "gsm_fr" not in available_codecs(), reason="no GSM encoder here (PyAV lacks one; no ffmpeg/sox)"
-)
+@pytest.mark.skipif("gsm_fr" not in available_codecs(), reason="no GSM encoder here (PyAV lacks one; no ffmpeg/sox)")
 def test_gsm_round_trip():
     x = resample(speech(seed=10), SR, 8000)
     y = make_codec("gsm_fr").transcode(x)

@@ -33,9 +33,7 @@ def speech(seconds, seed):
 def relay_of(clean: np.ndarray, delay: int, seed: int, extra_samples: int = 800) -> np.ndarray:
     """A relay: band-limited (zero phase), attenuated, noisy, delayed copy of `clean`, recorded longer."""
     sos = signal.butter(4, [300, 3400], btype="bandpass", fs=SR, output="sos")
-    shaped = 0.7 * signal.sosfiltfilt(sos, clean) + 0.003 * np.random.default_rng(seed).standard_normal(
-        len(clean)
-    )
+    shaped = 0.7 * signal.sosfiltfilt(sos, clean) + 0.003 * np.random.default_rng(seed).standard_normal(len(clean))
     return np.concatenate([np.zeros(delay), shaped, np.zeros(extra_samples)]).astype(np.float32)
 
 
@@ -97,10 +95,7 @@ def test_segments_are_aligned_crops(voipdns_root):
     item = ds[(3, 5)]
     assert item["noisy"].shape == (1, SR)
     corr = torch.nn.functional.cosine_similarity(item["noisy"], item["clean"]).item()
-    assert (
-        corr > 0.6
-        and estimate_delay(item["clean"][0].numpy(), item["noisy"][0].numpy(), SR).delay_samples == 0
-    )
+    assert corr > 0.6 and estimate_delay(item["clean"][0].numpy(), item["noisy"][0].numpy(), SR).delay_samples == 0
 
 
 def test_delays_are_cached_and_reused(voipdns_root, tmp_path, monkeypatch):
@@ -159,9 +154,7 @@ def test_bad_data_errors_name_the_path(voipdns_root, tmp_path):
 
 def test_peak_normalisation_formula():
     x = np.array([0.0, 0.25, -0.5, 0.1], dtype=np.float32)
-    expected = np.array(
-        [0, int(0.8 * 32767 * 0.5), -int(0.8 * 32767), int(0.8 * 32767 * 0.2)], dtype=np.int16
-    )
+    expected = np.array([0, int(0.8 * 32767 * 0.5), -int(0.8 * 32767), int(0.8 * 32767 * 0.2)], dtype=np.int16)
     np.testing.assert_array_equal(peak_normalised_int16(x), expected)
 
 
@@ -200,16 +193,10 @@ def test_simulate_cli_writes_full_layout_manifest_and_resumes(tiny_corpus, tmp_p
     assert len(rows) == 2 * 20
     relay_row = next(r for r in rows if r["partition"] == "src_zm_phone_relay_auto" and r["fileid"] == "1")
     params = json.loads(relay_row["params"])
-    assert (
-        params["codec"] == "opus" and params["phone1_codec"] == "amr_nb" and float(relay_row["snr_db"]) <= 20
-    )
+    assert params["codec"] == "opus" and params["phone1_codec"] == "amr_nb" and float(relay_row["snr_db"]) <= 20
     # nrm_ files hold int16(0.8 * 32767 * x / max|x|) of the src_ file exactly
-    src = sf.read(
-        out / "test" / "src_gm_cloud_relay_auto" / "gm_cloud_relay_auto_fileid_0.wav", dtype="float32"
-    )[0]
-    nrm = sf.read(
-        out / "test" / "nrm_gm_cloud_relay_auto" / "gm_cloud_relay_auto_fileid_0.wav", dtype="int16"
-    )[0]
+    src = sf.read(out / "test" / "src_gm_cloud_relay_auto" / "gm_cloud_relay_auto_fileid_0.wav", dtype="float32")[0]
+    nrm = sf.read(out / "test" / "nrm_gm_cloud_relay_auto" / "gm_cloud_relay_auto_fileid_0.wav", dtype="int16")[0]
     assert abs(int(np.abs(nrm).max()) - int(0.8 * 32767)) <= 1
     assert np.abs(nrm.astype(np.int32) - peak_normalised_int16(src).astype(np.int32)).max() <= 1
     before = manifest.read_text()

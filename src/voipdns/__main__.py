@@ -38,12 +38,14 @@ def summary(target: str) -> str:
 def usage() -> str:
     width = max(map(len, APPS))
     lines = [f"  {name:<{width}}  {summary(target)}" for name, target in APPS.items()]
-    return "\n".join([
-        "usage: python -m voipdns <app> [overrides or options...]",
-        "",
-        "apps (each is also a console script voipdns-<app>; `python -m voipdns <app> --help` for its help):",
-        *lines,
-    ])
+    return "\n".join(
+        [
+            "usage: python -m voipdns <app> [overrides or options...]",
+            "",
+            "apps (each is also a console script voipdns-<app>; `python -m voipdns <app> --help` for its help):",
+            *lines,
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int | None:

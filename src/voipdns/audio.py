@@ -74,9 +74,7 @@ def load_audio(
     if info.frames <= 0:
         raise AudioFileError(path, "is empty (0 samples)")
     if info.duration_seconds < min_seconds:
-        raise AudioFileError(
-            path, f"is too short: {info.duration_seconds:.3f} s < min_seconds={min_seconds:.3f} s"
-        )
+        raise AudioFileError(path, f"is too short: {info.duration_seconds:.3f} s < min_seconds={min_seconds:.3f} s")
     stop = None if num_frames is None else start_frame + num_frames
     try:
         data, file_rate = sf.read(str(path), start=start_frame, stop=stop, dtype="float32", always_2d=True)

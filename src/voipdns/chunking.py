@@ -77,8 +77,8 @@ class ChunkedEnhancer:
                 if tail is not None:
                     out[:overlap] = crossfade(tail, out[:overlap])
                 yield out[: len(out) - overlap]
-                tail = out[len(out) - overlap:] if overlap else None
-                buffer = buffer[self.chunk_samples - overlap:]
+                tail = out[len(out) - overlap :] if overlap else None
+                buffer = buffer[self.chunk_samples - overlap :]
         if tail is not None and len(buffer) == overlap:
             yield tail  # nothing new after the last full chunk
         elif len(buffer) > 0:
@@ -92,8 +92,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
     """``device`` as a torch device; ``cuda`` without a usable GPU is an error saying so, not a crash deep inside."""
     resolved = torch.device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={device}: torch {torch.__version__} sees no CUDA GPU (a CPU build of torch, or "
-                           "no driver); use device=cpu")
+        raise RuntimeError(
+            f"device={device}: torch {torch.__version__} sees no CUDA GPU (a CPU build of torch, or "
+            "no driver); use device=cpu"
+        )
     return resolved
 
 
@@ -144,8 +146,9 @@ def enhance_file(
     chunker = ChunkedEnhancer(enhance, round(chunk_seconds * sample_rate), round(overlap_seconds * sample_rate))
     written = 0
     try:
-        with sf.SoundFile(str(temporary), "w", samplerate=sample_rate, channels=1, subtype="PCM_16",
-                          format="WAV") as sink:
+        with sf.SoundFile(
+            str(temporary), "w", samplerate=sample_rate, channels=1, subtype="PCM_16", format="WAV"
+        ) as sink:
             for out in chunker.process(stream_audio(source, sample_rate)):
                 sink.write(np.clip(out, -1.0, 1.0))
                 written += len(out)

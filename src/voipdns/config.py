@@ -33,8 +33,12 @@ def _group_options(group: str) -> str:
 
 
 def register_resolvers() -> None:
-    resolvers = {"voipdns_root": lambda: str(PROJECT_ROOT), "run_id": _run_id, "short_dirname": _short_dirname,
-                 "group_options": _group_options}
+    resolvers = {
+        "voipdns_root": lambda: str(PROJECT_ROOT),
+        "run_id": _run_id,
+        "short_dirname": _short_dirname,
+        "group_options": _group_options,
+    }
     for name, function in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, function)

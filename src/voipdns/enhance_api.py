@@ -19,8 +19,15 @@ def default_output(path: Path) -> Path:
     return path.with_name(f"{path.stem}_enhanced.wav")
 
 
-def enhance_file(path: str | Path, checkpoint: str | Path = "voipdns-gtcrn", output: str | Path | None = None, *,
-                 device: str = "cpu", chunk_seconds: float = 20.0, overlap_seconds: float = 1.0) -> Path:
+def enhance_file(
+    path: str | Path,
+    checkpoint: str | Path = "voipdns-gtcrn",
+    output: str | Path | None = None,
+    *,
+    device: str = "cpu",
+    chunk_seconds: float = 20.0,
+    overlap_seconds: float = 1.0,
+) -> Path:
     """Enhance one audio file into a 16-bit WAV at the model's sample rate; returns the output path.
 
     ``checkpoint``: a registry name (default: the shipped ``voipdns-gtcrn``, no download), a checkpoint file or

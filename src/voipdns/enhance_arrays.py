@@ -35,8 +35,10 @@ def _to_tensor(audio: np.ndarray | torch.Tensor) -> torch.Tensor:
     else:
         raise TypeError(f"enhance() takes a numpy array or a torch tensor, got {type(audio).__name__}")
     if not tensor.is_floating_point():
-        raise TypeError(f"enhance() takes float audio in [-1, 1], got {tensor.dtype}; "
-                        "scale integer PCM first (int16: audio / 32768)")
+        raise TypeError(
+            f"enhance() takes float audio in [-1, 1], got {tensor.dtype}; "
+            "scale integer PCM first (int16: audio / 32768)"
+        )
     if tensor.shape[-1] == 0:
         raise ValueError("enhance() got 0 samples")
     return tensor
@@ -50,8 +52,9 @@ def _fit_length(wav: torch.Tensor, length: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def enhance_audio(net: torch.nn.Module, audio: np.ndarray | torch.Tensor,
-                  sample_rate: int | None = None) -> np.ndarray | torch.Tensor:
+def enhance_audio(
+    net: torch.nn.Module, audio: np.ndarray | torch.Tensor, sample_rate: int | None = None
+) -> np.ndarray | torch.Tensor:
     """``net`` applied to ``audio`` (see the module docstring); ``sample_rate`` None means the net's own rate."""
     net_rate = int(net.sample_rate)
     rate = net_rate if sample_rate is None else int(sample_rate)

@@ -40,8 +40,9 @@ class FileJob:
     seconds: float
 
 
-def plan_batches(jobs: list[FileJob], batch_size: int, chunk_seconds: float,
-                 max_padding: float) -> tuple[list[list[FileJob]], list[FileJob]]:
+def plan_batches(
+    jobs: list[FileJob], batch_size: int, chunk_seconds: float, max_padding: float
+) -> tuple[list[list[FileJob]], list[FileJob]]:
     """(batches of short files, long files to stream one by one); batches hold files of similar length."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -71,7 +72,8 @@ def _run_batch(enhancer, batch: list[FileJob], failures: dict[Path, str]) -> lis
         return []
     clips = [audio for _, audio in loaded]
     run: Callable[[list[np.ndarray]], list[np.ndarray]] = enhancer.enhance_batch or (
-        lambda many: [enhancer.enhance(clip) for clip in many])
+        lambda many: [enhancer.enhance(clip) for clip in many]
+    )
     return [(job, out) for (job, _), out in zip(loaded, run(clips), strict=True)]
 
 
@@ -86,9 +88,16 @@ def _measure(sources: dict[Path, Path], failures: dict[Path, str]) -> list[FileJ
     return jobs
 
 
-def enhance_files(enhancer, targets: dict[Path, Path], *, batch_size: int = 8, chunk_seconds: float = 20.0,
-                  overlap_seconds: float = 1.0, max_padding: float = 0.1,
-                  progress: bool = True) -> tuple[list[Path], dict[Path, str]]:
+def enhance_files(
+    enhancer,
+    targets: dict[Path, Path],
+    *,
+    batch_size: int = 8,
+    chunk_seconds: float = 20.0,
+    overlap_seconds: float = 1.0,
+    max_padding: float = 0.1,
+    progress: bool = True,
+) -> tuple[list[Path], dict[Path, str]]:
     """Enhances ``{source: target}`` with an ``Enhancer``; returns (written targets, {bad source: reason})."""
     failures: dict[Path, str] = {}
     batches, long_jobs = plan_batches(_measure(targets, failures), batch_size, chunk_seconds, max_padding)
@@ -104,8 +113,7 @@ def enhance_files(enhancer, targets: dict[Path, Path], *, batch_size: int = 8, c
             bar.update(files=len(batch) - len(results))  # unreadable files count as done
         for job in long_jobs:
             try:
-                samples = enhance_file(enhancer.enhance, job.source, job.target, rate, chunk_seconds,
-                                       overlap_seconds)
+                samples = enhance_file(enhancer.enhance, job.source, job.target, rate, chunk_seconds, overlap_seconds)
             except BAD_INPUT_ERRORS as error:
                 failures[job.source] = str(error)
                 log.error("%s", error)

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 BAD_ITEM_ERRORS = (AudioFileError, AlignmentError)
 
 
-def enhance_clip(enhancer: Enhancer, noisy: np.ndarray, chunk_seconds: float, overlap_seconds: float,
-                 save_to: Path | None = None) -> np.ndarray:
+def enhance_clip(
+    enhancer: Enhancer, noisy: np.ndarray, chunk_seconds: float, overlap_seconds: float, save_to: Path | None = None
+) -> np.ndarray:
     """Whole-clip enhancement in bounded chunks (same path as voipdns-enhance, so results agree)."""
     rate = enhancer.sample_rate
     chunker = ChunkedEnhancer(enhancer.enhance, round(chunk_seconds * rate), round(overlap_seconds * rate))
@@ -43,8 +44,15 @@ def enhance_clip(enhancer: Enhancer, noisy: np.ndarray, chunk_seconds: float, ov
 class DatasetItems:
     """Lazily turns dataset items into ScoreItems; the estimate is computed only for clips not yet scored."""
 
-    def __init__(self, dataset: Dataset, enhancer: Enhancer, chunk_seconds: float, overlap_seconds: float,
-                 enhanced_dir: Path | None = None, strict: bool = False):
+    def __init__(
+        self,
+        dataset: Dataset,
+        enhancer: Enhancer,
+        chunk_seconds: float,
+        overlap_seconds: float,
+        enhanced_dir: Path | None = None,
+        strict: bool = False,
+    ):
         self.dataset = dataset
         self.enhancer = enhancer
         self.chunk_seconds = chunk_seconds
@@ -82,8 +90,9 @@ class DatasetItems:
             save_to = None
             if self.enhanced_dir is not None:
                 save_to = self.enhanced_dir / (condition or "all") / f"{name}.wav"
-            estimate = functools.partial(enhance_clip, self.enhancer, noisy, self.chunk_seconds,
-                                         self.overlap_seconds, save_to)
+            estimate = functools.partial(
+                enhance_clip, self.enhancer, noisy, self.chunk_seconds, self.overlap_seconds, save_to
+            )
             yield ScoreItem(name=name, estimate=estimate, clean=clean, noisy=noisy, condition=condition)
 
 
@@ -105,9 +114,14 @@ class Evaluation:
 
 
 def skipped_markdown(skipped: dict[str, str]) -> str:
-    lines = [f"## Skipped items ({len(skipped)})", "",
-             "Not scored (fix or remove them and rerun; `strict=true` stops at the first).", "",
-             "| file | reason |", "|---|---|"]
+    lines = [
+        f"## Skipped items ({len(skipped)})",
+        "",
+        "Not scored (fix or remove them and rerun; `strict=true` stops at the first).",
+        "",
+        "| file | reason |",
+        "|---|---|",
+    ]
     lines += [f"| {what} | {reason.replace('|', '/')} |" for what, reason in skipped.items()]
     return "\n".join(lines) + "\n"
 
@@ -125,17 +139,41 @@ def _report(rows: list[dict[str, str]], output_dir: Path, label: str, skipped: d
     return files
 
 
-def evaluate(dataset: Dataset, enhancer: Enhancer, output_dir: Path, *, metrics: list[str], num_workers: int,
-             chunk_seconds: float, overlap_seconds: float, save_enhanced: bool, label: str,
-             strict: bool = False) -> Evaluation:
+def evaluate(
+    dataset: Dataset,
+    enhancer: Enhancer,
+    output_dir: Path,
+    *,
+    metrics: list[str],
+    num_workers: int,
+    chunk_seconds: float,
+    overlap_seconds: float,
+    save_enhanced: bool,
+    label: str,
+    strict: bool = False,
+) -> Evaluation:
     """Writes ``scores.csv`` (per file, resumable) and the report; bad items are skipped unless ``strict``."""
     dataset_rate = getattr(dataset, "sample_rate", enhancer.sample_rate)
     if int(dataset_rate) != enhancer.sample_rate:
-        raise ValueError(f"the data is at {dataset_rate} Hz but {label} expects {enhancer.sample_rate} Hz: set "
-                         f"data.sample_rate={enhancer.sample_rate} (datasets resample on load)")
+        raise ValueError(
+            f"the data is at {dataset_rate} Hz but {label} expects {enhancer.sample_rate} Hz: set "
+            f"data.sample_rate={enhancer.sample_rate} (datasets resample on load)"
+        )
     output_dir.mkdir(parents=True, exist_ok=True)
-    items = DatasetItems(dataset, enhancer, chunk_seconds, overlap_seconds,
-                         output_dir / "enhanced" if save_enhanced else None, strict=strict)
-    rows = score_items(items, output_dir / "scores.csv", metrics=metrics, sample_rate=enhancer.sample_rate,
-                       num_workers=num_workers, model=label)
+    items = DatasetItems(
+        dataset,
+        enhancer,
+        chunk_seconds,
+        overlap_seconds,
+        output_dir / "enhanced" if save_enhanced else None,
+        strict=strict,
+    )
+    rows = score_items(
+        items,
+        output_dir / "scores.csv",
+        metrics=metrics,
+        sample_rate=enhancer.sample_rate,
+        num_workers=num_workers,
+        model=label,
+    )
     return Evaluation(_report(rows, output_dir, label, items.skipped), items.skipped)

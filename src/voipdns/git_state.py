@@ -11,8 +11,9 @@ _GIT_TIMEOUT_SECONDS = 10
 
 
 def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                          timeout=_GIT_TIMEOUT_SECONDS, check=True)
+    done = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=_GIT_TIMEOUT_SECONDS, check=True
+    )
     return done.stdout.strip()
 
 

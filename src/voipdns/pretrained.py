@@ -52,9 +52,7 @@ class RegistryEntry:
 def _registry_file(registry_path: str | Path | None) -> Path:
     path = Path(registry_path or os.environ.get(REGISTRY_ENV) or DEFAULT_REGISTRY)
     if not path.is_file():
-        raise CheckpointNotFoundError(
-            f"checkpoint registry {path} not found (set {REGISTRY_ENV} or pass one)"
-        )
+        raise CheckpointNotFoundError(f"checkpoint registry {path} not found (set {REGISTRY_ENV} or pass one)")
     return path
 
 
@@ -99,8 +97,7 @@ def resolve_registry_entry(name: str, registry_path: str | Path | None = None) -
     registry = read_registry(registry_path)
     if name not in registry:
         raise UnknownCheckpointError(
-            f"'{name}' is neither an existing checkpoint file nor a registry name; "
-            f"known names: {sorted(registry)}"
+            f"'{name}' is neither an existing checkpoint file nor a registry name; known names: {sorted(registry)}"
         )
     return registry[name]
 
@@ -193,8 +190,7 @@ def load_net(
     config = config or infer_net_config(loaded.state_dict, str(path))
     if config is None:
         raise CheckpointFormatError(
-            f"{path}: a {loaded.format} file does not say which net it holds; "
-            "pass net_config={'_target_': ...}"
+            f"{path}: a {loaded.format} file does not say which net it holds; pass net_config={{'_target_': ...}}"
         )
     net = build_net(config, str(path))
     load_state_strict(net, loaded.state_dict, str(path))

@@ -35,8 +35,10 @@ class AudioProgress:
         self.bar.update(files)
 
     def summary(self) -> str:
-        return (f"{self.files} processed, {self.audio_seconds:.1f} s of audio in {self.elapsed_seconds:.1f} s "
-                f"(RTF {self.real_time_factor:.3f})")
+        return (
+            f"{self.files} processed, {self.audio_seconds:.1f} s of audio in {self.elapsed_seconds:.1f} s "
+            f"(RTF {self.real_time_factor:.3f})"
+        )
 
     def close(self) -> None:
         self.bar.close()

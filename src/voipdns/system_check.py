@@ -30,8 +30,10 @@ def main() -> int:
     try:
         missing = missing_encoders()
         if missing:
-            print(f"note: PyAV lacks encoders {missing}; the VoIP simulator uses the system sox or ffmpeg for "
-                  "those (make install installs sox when it can)")
+            print(
+                f"note: PyAV lacks encoders {missing}; the VoIP simulator uses the system sox or ffmpeg for "
+                "those (make install installs sox when it can)"
+            )
     except Exception as error:  # noqa: BLE001
         problems.append(f"PyAV (av) cannot load: {error}")
     for problem in problems:

@@ -72,9 +72,7 @@ def check_wav_length(path: str | os.PathLike, frames_present: int, sample_rate: 
     if key not in _checked:
         declared = wav_header_frames(path) if path.lower().endswith((".wav", ".wave")) else None
         truncated = declared is not None and declared > frames_present and sample_rate > 0
-        _checked[key] = (
-            Truncation(path, declared / sample_rate, frames_present / sample_rate) if truncated else None
-        )
+        _checked[key] = Truncation(path, declared / sample_rate, frames_present / sample_rate) if truncated else None
         if truncated:
             _record(_checked[key])
     return _checked[key]

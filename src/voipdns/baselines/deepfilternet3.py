@@ -52,8 +52,9 @@ class DeepFilterNet3Engine:
         noisy = np.ascontiguousarray(frame, dtype=np.float32)
         out = np.empty_like(noisy)
         # returns the frame's local SNR estimate, which the enhancer does not need
-        self._lib.df_process_frame(self._state, noisy.ctypes.data_as(_FLOAT_POINTER),
-                                   out.ctypes.data_as(_FLOAT_POINTER))
+        self._lib.df_process_frame(
+            self._state, noisy.ctypes.data_as(_FLOAT_POINTER), out.ctypes.data_as(_FLOAT_POINTER)
+        )
         return out
 
     def close(self) -> None:

@@ -29,5 +29,4 @@ def measure_delay(spec: BaselineSpec, seconds: float = 2.0, seed: int = 0) -> in
     """Samples (at ``spec.sample_rate``) by which the uncompensated engine output lags its input."""
     probe = speech_probe(seconds, seed, spec.sample_rate)
     raw = enhance_clip(spec.open_engine, probe, delay_samples=0)
-    return estimate_delay(probe, raw, spec.sample_rate, max_delay_seconds=0.2,
-                          name=f"{spec.name} output").delay_samples
+    return estimate_delay(probe, raw, spec.sample_rate, max_delay_seconds=0.2, name=f"{spec.name} output").delay_samples

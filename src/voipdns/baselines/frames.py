@@ -21,8 +21,8 @@ def run_engine(engine: FrameEngine, audio: np.ndarray, delay_samples: int = 0) -
     padded[:length] = audio
     out = np.empty_like(padded)
     for start in range(0, padded_length, frame):
-        out[start: start + frame] = engine.process(padded[start: start + frame])
-    return out[delay_samples: delay_samples + length]
+        out[start : start + frame] = engine.process(padded[start : start + frame])
+    return out[delay_samples : delay_samples + length]
 
 
 def enhance_clip(open_engine, audio: np.ndarray, delay_samples: int) -> np.ndarray:

@@ -33,8 +33,7 @@ class BaselineNet(EnhancementNet):
     def enhance_numpy(self, clip: np.ndarray) -> np.ndarray:
         """One mono float32 clip [T] at ``sample_rate`` -> enhanced [T], same rate, aligned."""
         native = resample(clip.astype(np.float32, copy=False), self.sample_rate, self.spec.sample_rate)
-        enhanced = enhance_clip(self.spec.open_engine, native.astype(np.float32, copy=False),
-                                self.spec.delay_samples)
+        enhanced = enhance_clip(self.spec.open_engine, native.astype(np.float32, copy=False), self.spec.delay_samples)
         out = resample(enhanced, self.spec.sample_rate, self.sample_rate)
         fitted = np.zeros(len(clip), dtype=np.float32)  # a resampling round trip can be a sample short
         fitted[: min(len(out), len(clip))] = out[: len(clip)]

@@ -37,8 +37,9 @@ class RNNoiseEngine:
         scaled = np.ascontiguousarray(frame, dtype=np.float32) * np.float32(INT16_SCALE)
         out = np.empty_like(scaled)
         # returns the frame's voice probability, which the enhancer does not need
-        self._lib.rnnoise_process_frame(self._state, out.ctypes.data_as(_FLOAT_POINTER),
-                                        scaled.ctypes.data_as(_FLOAT_POINTER))
+        self._lib.rnnoise_process_frame(
+            self._state, out.ctypes.data_as(_FLOAT_POINTER), scaled.ctypes.data_as(_FLOAT_POINTER)
+        )
         return out / np.float32(INT16_SCALE)
 
     def close(self) -> None:

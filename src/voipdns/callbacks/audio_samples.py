@@ -63,8 +63,15 @@ def spectrogram_image(clip: AudioClip, sample_rate: int) -> np.ndarray:
     axes = figure.subplots(len(spectra), 1, sharex=True, squeeze=False)[:, 0]
     for axis, (version, spec) in zip(axes, spectra.items(), strict=True):
         seconds = len(versions[version]) / sample_rate
-        image = axis.imshow(spec, origin="lower", aspect="auto", cmap="magma", vmin=top - SPECTROGRAM_RANGE_DB,
-                            vmax=top, extent=(0.0, seconds, 0.0, sample_rate / 2000))
+        image = axis.imshow(
+            spec,
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            vmin=top - SPECTROGRAM_RANGE_DB,
+            vmax=top,
+            extent=(0.0, seconds, 0.0, sample_rate / 2000),
+        )
         axis.set_title(f"{clip.name}: {version}", fontsize=9, loc="left")
         axis.set_ylabel("frequency (kHz)")
     axes[-1].set_xlabel("time (s)")
@@ -89,8 +96,13 @@ def _to_wandb(logger, clips: list[AudioClip], sample_rate: int, step: int, prefi
     for index, clip in enumerate(clips):
         tag = f"{prefix}/{_tag_name(index, clip.name)}"
         versions = clip.versions()
-        logger.log_audio(f"{tag}/audio", list(versions.values()), step=step,
-                         sample_rate=[sample_rate] * len(versions), caption=list(versions))
+        logger.log_audio(
+            f"{tag}/audio",
+            list(versions.values()),
+            step=step,
+            sample_rate=[sample_rate] * len(versions),
+            caption=list(versions),
+        )
         logger.log_image(f"{tag}/spectrogram", [spectrogram_image(clip, sample_rate)], step=step)
 
 
@@ -105,8 +117,9 @@ def media_sink(logger) -> Callable[..., None] | None:
     return None
 
 
-def log_audio_samples(loggers: Iterable, clips: list[AudioClip], sample_rate: int, step: int,
-                      prefix: str = "val_audio") -> int:
+def log_audio_samples(
+    loggers: Iterable, clips: list[AudioClip], sample_rate: int, step: int, prefix: str = "val_audio"
+) -> int:
     """Send ``clips`` to every media-capable logger; returns how many loggers took them."""
     sinks = [sink for sink in map(media_sink, loggers) if sink is not None]
     for sink in sinks:

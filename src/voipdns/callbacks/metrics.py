@@ -107,15 +107,15 @@ class EnhancementMetrics(Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if not self._pools:
             rate = self._rate = self.sample_rate or _module_sample_rate(pl_module)
-            self._pools = {stage: ScoringPool(self.num_workers, self.metrics_by_stage[stage], rate, self.start_method)
-                           for stage in self.stages}
+            self._pools = {
+                stage: ScoringPool(self.num_workers, self.metrics_by_stage[stage], rate, self.start_method)
+                for stage in self.stages
+            }
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._close(cancel=False)
 
-    def on_exception(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
-    ) -> None:
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self._close(cancel=True)
 
     def _close(self, cancel: bool) -> None:
@@ -136,9 +136,7 @@ class EnhancementMetrics(Callback):
         if "val" in self.stages and not trainer.sanity_checking and scored_epoch:
             self._begin("val")
 
-    def on_validation_batch_end(
-        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
-    ) -> None:
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if self._stage == "val":
             if trainer.is_global_zero:
                 self._keep_audio(outputs, batch_idx)
@@ -172,9 +170,7 @@ class EnhancementMetrics(Callback):
             return
         clips = self._clips
         estimates, inputs = self._collect()
-        rows = _gather_rows(
-            trainer, [_row(c, e, i) for c, e, i in zip(clips, estimates, inputs, strict=True)]
-        )
+        rows = _gather_rows(trainer, [_row(c, e, i) for c, e, i in zip(clips, estimates, inputs, strict=True)])
         self.test_rows = rows
         # rows are now global (identical on every rank): summaries need no further reduction
         values = self._log_stage(trainer, pl_module, "test", rows, reduce=False)
@@ -189,9 +185,7 @@ class EnhancementMetrics(Callback):
                 self._write_tables(folder, rows, input_keys)
 
     def _write_tables(self, folder: Path, rows: list[dict[str, Any]], input_keys: list[str]) -> None:
-        path = write_csv(
-            folder / self.test_csv, rows, ["name", "condition", *self.keys, *input_keys, "failures"]
-        )
+        path = write_csv(folder / self.test_csv, rows, ["name", "condition", *self.keys, *input_keys, "failures"])
         by_condition = [{"condition": c, **means} for c, means in self.test_condition_means.items()]
         write_csv(
             path.with_name(f"{path.stem}_by_condition.csv"),
@@ -285,8 +279,7 @@ def _module_sample_rate(pl_module: pl.LightningModule) -> int:
         if rate:
             return int(rate)
     raise ValueError(
-        "EnhancementMetrics: set sample_rate, or give the LightningModule (or its .net) a "
-        "sample_rate attribute in Hz"
+        "EnhancementMetrics: set sample_rate, or give the LightningModule (or its .net) a sample_rate attribute in Hz"
     )
 
 
@@ -327,11 +320,7 @@ def _inputs_of(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
 
 def _gather_rows(trainer: pl.Trainer, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every rank's rows on every rank (DDP); the local rows otherwise."""
-    if (
-        trainer.world_size <= 1
-        or not torch.distributed.is_available()
-        or not torch.distributed.is_initialized()
-    ):
+    if trainer.world_size <= 1 or not torch.distributed.is_available() or not torch.distributed.is_initialized():
         return rows
     gathered: list[list[dict[str, Any]] | None] = [None] * torch.distributed.get_world_size()
     torch.distributed.all_gather_object(gathered, rows)

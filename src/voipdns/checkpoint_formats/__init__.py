@@ -72,8 +72,7 @@ def detect_format(obj: Any, source: str) -> str:
             return name
     keys = sorted(map(str, obj))[:12] if isinstance(obj, Mapping) else None
     raise CheckpointFormatError(
-        f"{source}: unrecognised checkpoint ({type(obj).__name__}, keys {keys}); "
-        f"known formats: {sorted(FORMATS)}"
+        f"{source}: unrecognised checkpoint ({type(obj).__name__}, keys {keys}); known formats: {sorted(FORMATS)}"
     )
 
 

@@ -30,9 +30,7 @@ def convert_lightning(obj: Any, source: str) -> LoadedCheckpoint:
     net_state = {key[len(NET_PREFIX) :]: value for key, value in state.items() if key.startswith(NET_PREFIX)}
     if not net_state:
         prefixes = sorted({key.split(".", 1)[0] for key in state})
-        raise CheckpointFormatError(
-            f"{source}: no '{NET_PREFIX}*' weights in state_dict (prefixes: {prefixes})"
-        )
+        raise CheckpointFormatError(f"{source}: no '{NET_PREFIX}*' weights in state_dict (prefixes: {prefixes})")
     hparams = as_plain_mapping(obj.get("hyper_parameters") or {}, f"{source} ['hyper_parameters']")
     config = hparams.get("net")
     if config is not None:

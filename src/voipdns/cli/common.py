@@ -22,8 +22,18 @@ from voipdns.git_state import git_state
 
 log = logging.getLogger("voipdns")
 
-_VERSIONED_PACKAGES = ("torch", "lightning", "hydra-core", "numpy", "soundfile", "soxr", "pesq", "pystoi",
-                       "onnxruntime", "voipdns")
+_VERSIONED_PACKAGES = (
+    "torch",
+    "lightning",
+    "hydra-core",
+    "numpy",
+    "soundfile",
+    "soxr",
+    "pesq",
+    "pystoi",
+    "onnxruntime",
+    "voipdns",
+)
 
 
 def instantiate_dict(config: DictConfig | None) -> list[Any]:

@@ -40,8 +40,10 @@ def unique_targets(sources: list[Path], root: Path, output: Path) -> dict[Path, 
         if target.resolve() == source.resolve():
             raise UsageError(f"{source}: the output would overwrite this input; choose another output= folder")
         if target in source_of:
-            raise UsageError(f"{source_of[target]} and {source} would both be written to {target}: rename or "
-                             f"move one of them, or enhance them in separate runs")
+            raise UsageError(
+                f"{source_of[target]} and {source} would both be written to {target}: rename or "
+                f"move one of them, or enhance them in separate runs"
+            )
         source_of[target] = source
     return {source: target for target, source in source_of.items()}
 
@@ -56,9 +58,14 @@ def enhance_all(cfg: DictConfig) -> tuple[list[Path], dict[Path, str]]:
     if cfg.stream:
         return stream_files(load_streamer(str(cfg.checkpoint)), todo)
     # files of similar length run as one batch, long ones in chunks; one progress bar (voipdns.enhance_files)
-    return enhance_files(load_enhancer(str(cfg.checkpoint), cfg.device), todo, batch_size=int(cfg.batch_size),
-                         chunk_seconds=cfg.chunk_seconds, overlap_seconds=cfg.overlap_seconds,
-                         max_padding=float(cfg.max_padding))
+    return enhance_files(
+        load_enhancer(str(cfg.checkpoint), cfg.device),
+        todo,
+        batch_size=int(cfg.batch_size),
+        chunk_seconds=cfg.chunk_seconds,
+        overlap_seconds=cfg.overlap_seconds,
+        max_padding=float(cfg.max_padding),
+    )
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="enhance")

@@ -31,17 +31,27 @@ def main(cfg: DictConfig) -> None:
     save_run_info(cfg, str(output_dir))
     enhancer = load_enhancer(str(cfg.checkpoint), cfg.device, stream=cfg.stream)
     label = cfg.get("label") or model_label(str(cfg.checkpoint))
-    outcome = evaluate(split_dataset(cfg), enhancer, output_dir, metrics=list(cfg.metrics),
-                       num_workers=cfg.num_workers, chunk_seconds=cfg.chunk_seconds,
-                       overlap_seconds=cfg.overlap_seconds, save_enhanced=cfg.save_enhanced, label=label,
-                       strict=cfg.strict)
+    outcome = evaluate(
+        split_dataset(cfg),
+        enhancer,
+        output_dir,
+        metrics=list(cfg.metrics),
+        num_workers=cfg.num_workers,
+        chunk_seconds=cfg.chunk_seconds,
+        overlap_seconds=cfg.overlap_seconds,
+        save_enhanced=cfg.save_enhanced,
+        label=label,
+        strict=cfg.strict,
+    )
     summary = outcome.files.get("summary_md")
     if summary is not None and Path(summary).exists():
         print(Path(summary).read_text())
     log.info("per-file scores: %s; report: %s", output_dir / "scores.csv", output_dir)
     if outcome.skipped:
-        raise SystemExit(f"{len(outcome.skipped)} item(s) skipped, not scored (reasons above and in {summary}); "
-                         "strict=true stops at the first")
+        raise SystemExit(
+            f"{len(outcome.skipped)} item(s) skipped, not scored (reasons above and in {summary}); "
+            "strict=true stops at the first"
+        )
 
 
 if __name__ == "__main__":

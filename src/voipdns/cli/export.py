@@ -29,9 +29,7 @@ def resolve_source(cfg: DictConfig) -> ModelSource:
             source.name,
         )
         return source
-    raise ValueError(
-        "voipdns-export: set checkpoint=<registry name or checkpoint path>, or net=<conf/net name>"
-    )
+    raise ValueError("voipdns-export: set checkpoint=<registry name or checkpoint path>, or net=<conf/net name>")
 
 
 def output_path(cfg: DictConfig, source: ModelSource) -> Path:
@@ -57,9 +55,7 @@ def quantize_mode(cfg: DictConfig, streaming: bool) -> str | None:
 def quantize_file(cfg: DictConfig, path: Path, mode: str, sample_rate: int) -> Path:
     options = cfg.int8
     calibration = (
-        calibration_audio(
-            options.calibration_clips, options.calibration_seconds, sample_rate, options.calibration_dir
-        )
+        calibration_audio(options.calibration_clips, options.calibration_seconds, sample_rate, options.calibration_dir)
         if mode == "static"
         else ()
     )
@@ -80,9 +76,7 @@ def log_and_check(report) -> None:
 def export_offline(cfg: DictConfig, source: ModelSource, path: Path, mode: str | None) -> list[Path]:
     spec = export_onnx(source.net, path, source.name, source.config, cfg.opset, cfg.example_seconds)
     log.info("wrote %s (graph %s, inputs %s)", path, spec.graph, list(spec.input_names))
-    log_and_check(
-        check_parity(source.net, path, list(cfg.parity.lengths_seconds), cfg.parity.tolerance, cfg.threads)
-    )
+    log_and_check(check_parity(source.net, path, list(cfg.parity.lengths_seconds), cfg.parity.tolerance, cfg.threads))
     written = [path]
     if mode:
         quantized = quantize_file(cfg, path, mode, source.net.sample_rate)

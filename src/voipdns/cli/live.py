@@ -21,8 +21,7 @@ from voipdns.streaming.base import Streamer
 def build_streamer(cfg: DictConfig) -> Streamer:
     if not cfg.get("checkpoint"):
         raise ValueError(
-            "voipdns-live: set checkpoint=<registry name, checkpoint path or streaming .onnx> "
-            "(or list_devices=true)"
+            "voipdns-live: set checkpoint=<registry name, checkpoint path or streaming .onnx> (or list_devices=true)"
         )
     return load_streamer(str(cfg.checkpoint), cfg.threads, **dict(cfg.streaming))
 

@@ -44,15 +44,9 @@ def build_data(cfg: DictConfig) -> tuple[DataLoader, DataLoader, int]:
     data = cfg.data
     utterances = load_speaker_directory(data.directory, cfg.sample_rate, data.max_seconds, data.max_speakers)
     segment_samples = int(data.segment_seconds * cfg.sample_rate)
-    train = TrainSegments(
-        utterances, segment_samples, data.val_fraction, data.train_segments_per_epoch, cfg.seed
-    )
-    val = ValidationSegments(
-        utterances, train.speakers, segment_samples, data.val_fraction, data.val_per_speaker
-    )
-    log.info(
-        "%d utterances, %d speakers, %d held-out segments", len(utterances), len(train.speakers), len(val)
-    )
+    train = TrainSegments(utterances, segment_samples, data.val_fraction, data.train_segments_per_epoch, cfg.seed)
+    val = ValidationSegments(utterances, train.speakers, segment_samples, data.val_fraction, data.val_per_speaker)
+    log.info("%d utterances, %d speakers, %d held-out segments", len(utterances), len(train.speakers), len(val))
     return (
         DataLoader(train, batch_size=data.batch_size, shuffle=False, drop_last=True),
         DataLoader(val, batch_size=1),

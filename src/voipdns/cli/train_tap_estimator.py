@@ -32,9 +32,7 @@ def train_estimator(cfg: DictConfig) -> dict:
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.setup()
     names, mean, std = datamodule.statistics
-    task = hydra.utils.instantiate(
-        cfg.model, feature_names=names, feature_mean=mean.tolist(), feature_std=std.tolist()
-    )
+    task = hydra.utils.instantiate(cfg.model, feature_names=names, feature_mean=mean.tolist(), feature_std=std.tolist())
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer,
         callbacks=instantiate_dict(cfg.get("callbacks")),

@@ -57,9 +57,7 @@ def envelope(wav: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     return np.sqrt(power[::step] + EPS), step
 
 
-def _normalised_peak(
-    c: np.ndarray, lags: np.ndarray, a: np.ndarray, b: np.ndarray, max_lag: int
-) -> tuple[int, float]:
+def _normalised_peak(c: np.ndarray, lags: np.ndarray, a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[int, float]:
     keep = np.abs(lags) <= max_lag
     c, lags = c[keep], lags[keep]
     best = int(np.argmax(c))
@@ -81,8 +79,7 @@ def estimate_delay(
     degraded = np.asarray(degraded, dtype=np.float64).reshape(-1)
     if reference.size == 0 or degraded.size == 0:
         raise AlignmentError(
-            f"{name}: cannot align an empty signal (reference {reference.size}, "
-            f"degraded {degraded.size} samples)"
+            f"{name}: cannot align an empty signal (reference {reference.size}, degraded {degraded.size} samples)"
         )
     env_ref, step = envelope(reference, sample_rate)
     env_deg, _ = envelope(degraded, sample_rate)
@@ -139,9 +136,7 @@ class DelayCache:
             try:
                 self._entries = json.loads(self.path.read_text())
             except json.JSONDecodeError as err:
-                raise ValueError(
-                    f"delay cache {self.path} is not valid JSON ({err}); delete it to re-measure"
-                ) from err
+                raise ValueError(f"delay cache {self.path} is not valid JSON ({err}); delete it to re-measure") from err
 
     @staticmethod
     def _stamp(file: Path) -> list[float]:

@@ -49,32 +49,25 @@ class EnhancementDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         if batch_size <= 0 or eval_batch_size <= 0:
-            raise ValueError(
-                f"batch sizes must be > 0, got batch_size={batch_size}, eval_batch_size={eval_batch_size}"
-            )
+            raise ValueError(f"batch sizes must be > 0, got batch_size={batch_size}, eval_batch_size={eval_batch_size}")
         self.datasets = {"train": train, "val": val, "test": test}
         self.train, self.val, self.test = train, val, test
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
         self.num_workers = int(num_workers)
         self.pin_memory = bool(pin_memory)
-        self.persistent_workers = (
-            self.num_workers > 0 if persistent_workers is None else bool(persistent_workers)
-        )
+        self.persistent_workers = self.num_workers > 0 if persistent_workers is None else bool(persistent_workers)
         self.seed = int(seed)
         self.sample_rate = self._common_sample_rate(sample_rate)
 
     def _common_sample_rate(self, sample_rate: int | None) -> int:
-        rates = {
-            name: getattr(ds, "sample_rate", None) for name, ds in self.datasets.items() if ds is not None
-        }
+        rates = {name: getattr(ds, "sample_rate", None) for name, ds in self.datasets.items() if ds is not None}
         known = {int(r) for r in rates.values() if r is not None}
         if sample_rate is not None:
             known.add(int(sample_rate))
         if len(known) > 1:
             raise ValueError(
-                f"EnhancementDataModule: datasets disagree on sample_rate: {rates} "
-                f"(data.sample_rate={sample_rate})"
+                f"EnhancementDataModule: datasets disagree on sample_rate: {rates} (data.sample_rate={sample_rate})"
             )
         return known.pop() if known else DEFAULT_SAMPLE_RATE
 
@@ -108,9 +101,7 @@ class EnhancementDataModule(pl.LightningDataModule):
         if self.train is None:
             raise ValueError("EnhancementDataModule: no train dataset (data.train is null)")
         resume = ResumeState()
-        sampler_class = (
-            EpochIndexSampler if getattr(self.train, "accepts_epoch_index", False) else EpochSeededSampler
-        )
+        sampler_class = EpochIndexSampler if getattr(self.train, "accepts_epoch_index", False) else EpochSeededSampler
         sampler = sampler_class(len(self.train), seed=self.seed, shuffle=True, resume=resume)
         return ResumableDataLoader(
             self.train,

@@ -81,7 +81,6 @@ class DNS2020SynthesisDataset(EpochItemDataset):
         num_items: items per epoch (default: one per clean file of the split).
     """
 
-
     def __init__(
         self,
         clean_dir: str | os.PathLike | Sequence[str],
@@ -110,13 +109,10 @@ class DNS2020SynthesisDataset(EpochItemDataset):
             raise ValueError(f"DNS2020SynthesisDataset: segment_seconds must be > 0, got {segment_seconds}")
         if reverb_target not in REVERB_TARGETS:
             raise ValueError(
-                f"DNS2020SynthesisDataset: reverb_target must be one of {REVERB_TARGETS}, "
-                f"got {reverb_target!r}"
+                f"DNS2020SynthesisDataset: reverb_target must be one of {REVERB_TARGETS}, got {reverb_target!r}"
             )
         if not 0.0 <= reverb_probability <= 1.0:
-            raise ValueError(
-                f"DNS2020SynthesisDataset: reverb_probability must be in [0, 1], got {reverb_probability}"
-            )
+            raise ValueError(f"DNS2020SynthesisDataset: reverb_probability must be in [0, 1], got {reverb_probability}")
         if reverb_probability > 0 and rir is None:
             raise ValueError("DNS2020SynthesisDataset: reverb_probability > 0 needs rir (a RIRSource)")
         self.sample_rate = int(sample_rate)
@@ -130,12 +126,8 @@ class DNS2020SynthesisDataset(EpochItemDataset):
         self.rir, self.reverb_probability = rir, float(reverb_probability)
         self.reverb_target, self.early_ms = reverb_target, float(early_ms)
         self.seed, self.split = int(seed), split
-        clean = [
-            f for root in as_path_list(clean_dir, "clean_dir") for f in list_audio_files(root, extensions)
-        ]
-        noise = [
-            f for root in as_path_list(noise_dir, "noise_dir") for f in list_audio_files(root, extensions)
-        ]
+        clean = [f for root in as_path_list(clean_dir, "clean_dir") for f in list_audio_files(root, extensions)]
+        noise = [f for root in as_path_list(noise_dir, "noise_dir") for f in list_audio_files(root, extensions)]
         self.clean_files = select_split(
             clean,
             reader_groups(clean, split_by),

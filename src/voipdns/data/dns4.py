@@ -102,7 +102,6 @@ class DNS4Dataset(EpochItemDataset):
         q_probabilities: (all 1, all 0, switching) weights of the unified track's q schedule.
     """
 
-
     def __init__(
         self,
         clean_dir: str | os.PathLike | Sequence[str],
@@ -225,9 +224,7 @@ class DNS4Dataset(EpochItemDataset):
         needs_enrollment = self.track != "non_personalized" and self.enrollment_mode != "none"
         if needs_enrollment:
             if enrollment_dir is None:
-                raise ValueError(
-                    f"DNS4Dataset: track={self.track!r} needs enrollment_dir (or enrollment_mode='none')"
-                )
+                raise ValueError(f"DNS4Dataset: track={self.track!r} needs enrollment_dir (or enrollment_mode='none')")
             enrollment_root = Path(enrollment_dir)
             for path in list_audio_files(enrollment_root, extensions):
                 self.enrollments[speaker_of(path, enrollment_root, self.speaker_from)].append(path)
@@ -249,8 +246,7 @@ class DNS4Dataset(EpochItemDataset):
         if not missing:
             return files, speakers
         examples = ", ".join(
-            f"{s} (no enrol_{s}.* under {enrollment_root})" if self.speaker_from == "stem" else s
-            for s in missing[:5]
+            f"{s} (no enrol_{s}.* under {enrollment_root})" if self.speaker_from == "stem" else s for s in missing[:5]
         )
         message = f"DNS4Dataset: {len(missing)} speaker(s) without enrollment speech: {examples}"
         if missing_enrollment == "error":
@@ -266,9 +262,7 @@ class DNS4Dataset(EpochItemDataset):
             return []
         others = [s for s in self.files_by_speaker if s != speaker]
         count = int(rng.integers(1, self.max_interferers + 1))
-        chosen = [
-            others[int(i)] for i in rng.choice(len(others), size=min(count, len(others)), replace=False)
-        ]
+        chosen = [others[int(i)] for i in rng.choice(len(others), size=min(count, len(others)), replace=False)]
         return [
             self.reader.random_crop(
                 self.files_by_speaker[s][int(rng.integers(len(self.files_by_speaker[s])))],

@@ -43,7 +43,6 @@ class FolderMixDataset(EpochItemDataset):
     Item `condition` is the name of the noise file's folder (e.g. 'household', a moodist category).
     """
 
-
     def __init__(
         self,
         speech_dir: str | os.PathLike | Sequence[str],
@@ -67,9 +66,7 @@ class FolderMixDataset(EpochItemDataset):
         if split_by not in SPLIT_BY:
             raise ValueError(f"FolderMixDataset: split_by must be one of {SPLIT_BY}, got {split_by!r}")
         if speaker_from not in SPEAKER_FROM:
-            raise ValueError(
-                f"FolderMixDataset: speaker_from must be one of {SPEAKER_FROM}, got {speaker_from!r}"
-            )
+            raise ValueError(f"FolderMixDataset: speaker_from must be one of {SPEAKER_FROM}, got {speaker_from!r}")
         if segment_seconds is not None and segment_seconds <= 0:
             raise ValueError(f"FolderMixDataset: segment_seconds must be > 0 or None, got {segment_seconds}")
         self.sample_rate = int(sample_rate)

@@ -163,9 +163,7 @@ def mix(
     """Mix at `snr_db_value`, scale the mixture to `level_dbfs_value` (clean and noise by the same gain),
     then rescale all three if the mixture would clip. `clean` and `noise` must have the same shape."""
     if clean.shape != noise.shape:
-        raise ValueError(
-            f"clean {tuple(clean.shape)} and noise {tuple(noise.shape)} must have the same shape"
-        )
+        raise ValueError(f"clean {tuple(clean.shape)} and noise {tuple(noise.shape)} must have the same shape")
     noise = scale_noise_to_snr(clean, noise, snr_db_value, sample_rate, active_speech)
     noisy, gain = scale_to_level(clean + noise, level_dbfs_value)
     clean, noise = clean * gain, noise * gain

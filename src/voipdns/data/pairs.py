@@ -86,9 +86,7 @@ class PairedFolderDataset(EpochItemDataset):
         if pair_by not in PAIR_BY:
             raise ValueError(f"PairedFolderDataset: pair_by must be one of {PAIR_BY}, got {pair_by!r}")
         if segment_seconds is not None and segment_seconds <= 0:
-            raise ValueError(
-                f"PairedFolderDataset: segment_seconds must be > 0 or None, got {segment_seconds}"
-            )
+            raise ValueError(f"PairedFolderDataset: segment_seconds must be > 0 or None, got {segment_seconds}")
         self.noisy_dir = Path(noisy_dir)
         self.clean_dir = None if clean_dir is None else Path(clean_dir)
         self.sample_rate = int(sample_rate)
@@ -116,13 +114,11 @@ class PairedFolderDataset(EpochItemDataset):
             problems = []
             if only_noisy:
                 problems.append(
-                    f"{len(only_noisy)} noisy file(s) without clean in {self.clean_dir}: "
-                    f"{_listing(only_noisy)}"
+                    f"{len(only_noisy)} noisy file(s) without clean in {self.clean_dir}: {_listing(only_noisy)}"
                 )
             if only_clean:
                 problems.append(
-                    f"{len(only_clean)} clean file(s) without noisy in {self.noisy_dir}: "
-                    f"{_listing(only_clean)}"
+                    f"{len(only_clean)} clean file(s) without noisy in {self.noisy_dir}: {_listing(only_clean)}"
                 )
             raise ValueError("PairedFolderDataset: unpaired files: " + "; ".join(problems))
         return [(noisy[k], clean[k]) for k in sorted(noisy.keys() & clean.keys())]

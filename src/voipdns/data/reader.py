@@ -44,9 +44,7 @@ class AudioReader:
         info = self.info(path)
         return int(round(info.frames * self.sample_rate / info.sample_rate))
 
-    def load(
-        self, path: str | os.PathLike, start_sample: int = 0, num_samples: int | None = None
-    ) -> torch.Tensor:
+    def load(self, path: str | os.PathLike, start_sample: int = 0, num_samples: int | None = None) -> torch.Tensor:
         """`[1, n]` from `start_sample` (at `self.sample_rate`); the whole file when `num_samples` is None.
         Near the end of the file fewer samples may come back; callers pad."""
         key = str(path)
@@ -60,9 +58,7 @@ class AudioReader:
         ratio = info.sample_rate / self.sample_rate
         start_frame = int(math.floor(start_sample * ratio))
         # a few extra file frames so that resampling still yields num_samples
-        num_frames = (
-            None if num_samples is None else int(math.ceil(num_samples * ratio)) + int(math.ceil(ratio)) + 1
-        )
+        num_frames = None if num_samples is None else int(math.ceil(num_samples * ratio)) + int(math.ceil(ratio)) + 1
         wav = load_audio(key, self.sample_rate, start_frame=start_frame, num_frames=num_frames)
         return wav if num_samples is None else wav[:, :num_samples]
 

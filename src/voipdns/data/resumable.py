@@ -53,8 +53,14 @@ class ResumableDataLoader(DataLoader):
     ``batches_done`` is read from the trainer (not counted here) because Lightning prefetches a batch ahead.
     """
 
-    def __init__(self, dataset: Dataset, *args, batches_done: Callable[[], int] | None = None,
-                 resume: ResumeState | None = None, **kwargs):
+    def __init__(
+        self,
+        dataset: Dataset,
+        *args,
+        batches_done: Callable[[], int] | None = None,
+        resume: ResumeState | None = None,
+        **kwargs,
+    ):
         super().__init__(dataset, *args, **kwargs)
         # attributes named as the arguments, so Lightning can re-create the loader (DDP sampler injection)
         self.batches_done = batches_done
@@ -68,9 +74,17 @@ class ResumableDataLoader(DataLoader):
         self.resume.skip_samples = int(state.get("batches_done", 0)) * int(state.get("batch_size") or 1)
 
 
-def resumable_train_loader(dataset: Dataset, *, batch_size: int, seed: int, batches_done: Callable[[], int],
-                           **loader_kwargs) -> ResumableDataLoader:
+def resumable_train_loader(
+    dataset: Dataset, *, batch_size: int, seed: int, batches_done: Callable[[], int], **loader_kwargs
+) -> ResumableDataLoader:
     resume = ResumeState()
     sampler = EpochSeededSampler(len(dataset), seed=seed, shuffle=True, resume=resume)
-    return ResumableDataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
-                               batches_done=batches_done, resume=resume, **loader_kwargs)
+    return ResumableDataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        drop_last=True,
+        batches_done=batches_done,
+        resume=resume,
+        **loader_kwargs,
+    )

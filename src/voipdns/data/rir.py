@@ -51,9 +51,7 @@ class RIRSource:
         extensions: Sequence[str] = AUDIO_EXTENSIONS,
     ) -> None:
         if (rir_dir is None) == (not simulate):
-            raise ValueError(
-                "RIRSource: give either rir_dir (measured RIRs) or simulate=True, not both/neither"
-            )
+            raise ValueError("RIRSource: give either rir_dir (measured RIRs) or simulate=True, not both/neither")
         if method not in SIMULATION_METHODS:
             raise ValueError(f"RIRSource: method must be one of {sorted(SIMULATION_METHODS)}, got {method!r}")
         self.rir_dir = None if rir_dir is None else Path(rir_dir)
@@ -93,9 +91,7 @@ class RIRSource:
         source = (
             f"rir_dir={self.rir_dir} ({len(self.files)} files)"
             if self.files
-            else (
-                f"simulated {self.method} rooms x{self.num_simulated_rooms}, RT60 {self.rt60_range_seconds} s"
-            )
+            else (f"simulated {self.method} rooms x{self.num_simulated_rooms}, RT60 {self.rt60_range_seconds} s")
         )
         return f"RIRSource({source})"
 

@@ -178,11 +178,7 @@ def _glottal_source(rng: np.random.Generator, talker: Talker, plan: _Plan, sr: i
     n = plan.voiced_env.shape[0]
     grid = np.arange(0, n + CONTROL_STEP_SAMPLES, CONTROL_STEP_SAMPLES, dtype=np.float64)
     times = grid / sr
-    f0 = (
-        np.interp(times, plan.f0_times, plan.f0_values)
-        if plan.f0_times
-        else np.full(grid.shape, talker.f0_hz)
-    )
+    f0 = np.interp(times, plan.f0_times, plan.f0_values) if plan.f0_times else np.full(grid.shape, talker.f0_hz)
     wander_t = np.arange(0, n / sr + 0.1, 0.1)
     f0 *= 1.0 + np.interp(times, wander_t, rng.normal(0, 0.02, wander_t.shape[0]))
     cycles = np.concatenate([[rng.random()], (f0[1:] + f0[:-1]) * (CONTROL_STEP_SAMPLES / (2 * sr))]).cumsum()
@@ -205,9 +201,7 @@ class _Stft:
     def __init__(self, sr: int):
         self.n_fft = int(2 ** round(np.log2(0.032 * sr)))
         self.hop = self.n_fft // 2
-        self.window = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.n_fft) / self.n_fft)).astype(
-            np.float32
-        )
+        self.window = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.n_fft) / self.n_fft)).astype(np.float32)
         self.freqs_hz = np.fft.rfftfreq(self.n_fft, 1.0 / sr)
         omega = 2 * np.pi * self.freqs_hz / sr
         # float32 halves the cost of the per-frame envelopes and FFTs; the synthesis needs no more precision
@@ -247,8 +241,7 @@ def _resonator_denominator_power(stft: _Stft, formant_hz, bandwidth_hz, sr: int)
     c = -np.exp(-2 * np.pi * bandwidth_hz / sr)
     b = 2 * np.exp(-np.pi * bandwidth_hz / sr) * np.cos(2 * np.pi * formant_hz / sr)
     alpha, beta, gamma = (
-        np.float32(v) if np.ndim(v) == 0 else v.astype(np.float32)
-        for v in (1 + b * b + c * c, 2 * b * (1 - c), 2 * c)
+        np.float32(v) if np.ndim(v) == 0 else v.astype(np.float32) for v in (1 + b * b + c * c, 2 * b * (1 - c), 2 * c)
     )
     return alpha - beta * stft.cos1 - gamma * stft.cos2
 

@@ -62,7 +62,6 @@ class VoIPDNSDataset(EpochItemDataset):
             (all conditions of a file id on the same side): the released data has no validation split.
     """
 
-
     def __init__(
         self,
         root: str | os.PathLike,
@@ -100,9 +99,7 @@ class VoIPDNSDataset(EpochItemDataset):
                 f"with src_clean/ and src_<platform>_<receiver>_relay_<setting>/ folders)"
             )
         self.split, self.sample_rate, self.seed = split, int(sample_rate), int(seed)
-        self.segment_samples = (
-            None if segment_seconds is None else int(round(segment_seconds * self.sample_rate))
-        )
+        self.segment_samples = None if segment_seconds is None else int(round(segment_seconds * self.sample_rate))
         self.items_per_file = int(items_per_file)
         self.align, self.max_delay_seconds, self.min_correlation = (
             bool(align),
@@ -120,13 +117,9 @@ class VoIPDNSDataset(EpochItemDataset):
             folder = self._partition(partition_name(condition, use_normalised))
             self._pair(condition, self._index(folder, extensions), clean, on_unpaired)
         if not self.items:
-            raise ValueError(
-                f"VoIPDNSDataset: no (relay, clean) pairs in {self.split_dir} for {self.conditions}"
-            )
+            raise ValueError(f"VoIPDNSDataset: no (relay, clean) pairs in {self.split_dir} for {self.conditions}")
         keys = [item[1] for item in self.items]
-        kept = set(
-            select_split(keys, keys, holdout, val_fraction, split_seed, f"file ids in {self.split_dir}")
-        )
+        kept = set(select_split(keys, keys, holdout, val_fraction, split_seed, f"file ids in {self.split_dir}"))
         self.items = [item for item in self.items if item[1] in kept]
         self.delays = DelayCache(self._cache_path(delay_cache) if self.align else None)
         self._unsaved = 0
@@ -140,9 +133,7 @@ class VoIPDNSDataset(EpochItemDataset):
                 if name.startswith("nrm_") and self.split == "train"
                 else ""
             )
-            raise FileNotFoundError(
-                f"VoIPDNSDataset: partition folder {folder} is missing; present: {present}{hint}"
-            )
+            raise FileNotFoundError(f"VoIPDNSDataset: partition folder {folder} is missing; present: {present}{hint}")
         return folder
 
     @staticmethod
@@ -151,15 +142,11 @@ class VoIPDNSDataset(EpochItemDataset):
         for path in list_audio_files(folder, extensions):
             key = pair_key(path, folder, "fileid")
             if key in index:
-                raise ValueError(
-                    f"VoIPDNSDataset: {folder} has two files with {key}: {index[key]} and {path}"
-                )
+                raise ValueError(f"VoIPDNSDataset: {folder} has two files with {key}: {index[key]} and {path}")
             index[key] = path
         return index
 
-    def _pair(
-        self, condition: str, relays: dict[str, Path], clean: dict[str, Path], on_unpaired: str
-    ) -> None:
+    def _pair(self, condition: str, relays: dict[str, Path], clean: dict[str, Path], on_unpaired: str) -> None:
         unpaired = sorted(relays[k] for k in relays.keys() - clean.keys())
         unpaired += sorted(clean[k] for k in clean.keys() - relays.keys())
         if unpaired:
@@ -238,9 +225,7 @@ class VoIPDNSDataset(EpochItemDataset):
         lead = max(0, -start)
         if start >= self.reader.num_samples(path):
             return torch.zeros(1, num)
-        wav = (
-            self.reader.load(path, max(0, start), max(0, num - lead)) if num - lead > 0 else torch.zeros(1, 0)
-        )
+        wav = self.reader.load(path, max(0, start), max(0, num - lead)) if num - lead > 0 else torch.zeros(1, 0)
         out = torch.zeros(1, num)
         out[:, lead : lead + wav.shape[-1]] = wav[:, : num - lead]
         return out

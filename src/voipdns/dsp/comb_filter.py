@@ -60,9 +60,7 @@ def band_energy(spectra: torch.Tensor, filterbank: torch.Tensor) -> torch.Tensor
     return (spectra.real.square() + spectra.imag.square()) @ filterbank.T
 
 
-def band_coherence(
-    spectra: torch.Tensor, pitch_spectra: torch.Tensor, filterbank: torch.Tensor
-) -> torch.Tensor:
+def band_coherence(spectra: torch.Tensor, pitch_spectra: torch.Tensor, filterbank: torch.Tensor) -> torch.Tensor:
     """Per-band normalised correlation ``Re<Y, P> / sqrt(E_Y E_P)`` in [-1, 1] (PercepNet pitch coherence)."""
     cross = (spectra.real * pitch_spectra.real + spectra.imag * pitch_spectra.imag) @ filterbank.T
     energy = band_energy(spectra, filterbank) * band_energy(pitch_spectra, filterbank)

@@ -25,9 +25,7 @@ def erb_centre_bins(sample_rate: int, n_fft: int, num_bands: int, min_hz: float 
     """Centre bin of each band, strictly increasing, first near ``min_hz``, last at Nyquist."""
     nyquist_hz, last_bin = sample_rate / 2, n_fft // 2
     if num_bands < 2 or not 0 <= min_hz < nyquist_hz:
-        raise ValueError(
-            f"erb bands: need num_bands >= 2 and 0 <= min_hz < {nyquist_hz} Hz, got {num_bands}, {min_hz}"
-        )
+        raise ValueError(f"erb bands: need num_bands >= 2 and 0 <= min_hz < {nyquist_hz} Hz, got {num_bands}, {min_hz}")
     low, high = hz_to_erb_number(min_hz), hz_to_erb_number(nyquist_hz)
     centres: list[int] = []
     for band in range(num_bands):

@@ -29,8 +29,6 @@ def causal_running_min(x: torch.Tensor, frames: int) -> torch.Tensor:
     return -F.max_pool1d(-padded, frames, stride=1)
 
 
-def minimum_statistics_floor_db(
-    level_db: torch.Tensor, smooth_frames: int, window_frames: int
-) -> torch.Tensor:
+def minimum_statistics_floor_db(level_db: torch.Tensor, smooth_frames: int, window_frames: int) -> torch.Tensor:
     """Noise floor in dB of ``level_db[B, bands, frames]``, same shape."""
     return causal_running_min(causal_moving_average(level_db, smooth_frames), window_frames)

@@ -55,9 +55,7 @@ def band_centres_hz(sample_rate: int, n_bands: int = 32, min_band_hz: float = 50
     return centres
 
 
-def band_centre_bins(
-    sample_rate: int, n_fft: int, n_bands: int = 32, min_band_hz: float | None = None
-) -> list[int]:
+def band_centre_bins(sample_rate: int, n_fft: int, n_bands: int = 32, min_band_hz: float | None = None) -> list[int]:
     """Band centres as FFT-bin indices (strictly increasing, first 0, last ``n_fft // 2``)."""
     bin_hz = sample_rate / n_fft
     min_hz = bin_hz if min_band_hz is None else max(min_band_hz, bin_hz)

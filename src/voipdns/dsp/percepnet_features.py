@@ -52,9 +52,7 @@ class PercepNetDsp(nn.Module):
         super().__init__()
         hop = sample_rate * frame_seconds
         if abs(hop - round(hop)) > 1e-6:
-            raise ValueError(
-                f"frame_seconds={frame_seconds} is not a whole number of samples at {sample_rate} Hz"
-            )
+            raise ValueError(f"frame_seconds={frame_seconds} is not a whole number of samples at {sample_rate} Hz")
         self.sample_rate = int(sample_rate)
         self.hop_samples = int(round(hop))
         self.window_samples = 2 * self.hop_samples
@@ -86,9 +84,7 @@ class PercepNetDsp(nn.Module):
         else:
             correlation = torch.zeros_like(period_samples)
         spectra = analysis(wave, self.window)
-        pitch_frames = comb_filter_frames(
-            wave, period_samples, self.hop_samples, self.max_period, self.comb_taps
-        )
+        pitch_frames = comb_filter_frames(wave, period_samples, self.hop_samples, self.max_period, self.comb_taps)
         pitch_spectra = window_frames(pitch_frames, self.window)
         return FrameAnalysis(
             spectra=spectra,
@@ -103,9 +99,7 @@ class PercepNetDsp(nn.Module):
         """``[B, F, n_features]`` network input."""
         log_energy = torch.log10(ENERGY_FLOOR + frames.energy)
         period_10ms = (frames.period_samples / self.hop_samples).unsqueeze(-1)
-        return torch.cat(
-            [log_energy, frames.coherence, period_10ms, frames.pitch_correlation.unsqueeze(-1)], -1
-        )
+        return torch.cat([log_energy, frames.coherence, period_10ms, frames.pitch_correlation.unsqueeze(-1)], -1)
 
     @torch.no_grad()
     def targets(self, clean: torch.Tensor, noisy: FrameAnalysis) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,9 +121,7 @@ class PercepNetDsp(nn.Module):
 
     def apply(self, frames: FrameAnalysis, gains: torch.Tensor, strengths: torch.Tensor, postfilter: bool):
         """Enhanced spectra: pitch-filter mix with strength r_b, band energies renormalised, gains g_b."""
-        pitch = frames.pitch_spectra * self.to_bins(
-            self._band_normalizer(frames.energy, frames.pitch_spectra)
-        )
+        pitch = frames.pitch_spectra * self.to_bins(self._band_normalizer(frames.energy, frames.pitch_spectra))
         r_bins = self.to_bins(strengths)
         mixed = (1.0 - r_bins) * frames.spectra + r_bins * pitch
         normalizer = self._band_normalizer(frames.energy, mixed)

@@ -77,9 +77,7 @@ def pick_period(
     before = corr.gather(-1, (period - 1).clamp(min=0).unsqueeze(-1)).squeeze(-1)
     after = corr.gather(-1, (period + 1).clamp(max=corr.shape[-1] - 1).unsqueeze(-1)).squeeze(-1)
     curvature = before - 2.0 * centre + after
-    offset = torch.where(
-        curvature < -EPS, 0.5 * (before - after) / curvature.clamp(max=-EPS), 0.0 * curvature
-    )
+    offset = torch.where(curvature < -EPS, 0.5 * (before - after) / curvature.clamp(max=-EPS), 0.0 * curvature)
     offset = offset.clamp(-0.5, 0.5)
     fractional = (period.to(corr.dtype) + offset).clamp(float(min_period), float(max_period))
     # A maximum on the search boundary is no pitch (trend or out-of-range f0): report it as unvoiced.

@@ -10,9 +10,7 @@ import numpy as np
 import torch
 
 
-def synthetic_rir(
-    rt60_seconds: float, sample_rate: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def synthetic_rir(rt60_seconds: float, sample_rate: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Direct path + Gaussian tail decaying 60 dB in ``rt60_seconds`` (``exp(-3 ln(10) t / RT60)``)."""
     if rt60_seconds <= 0:
         raise ValueError(f"rt60_seconds must be > 0, got {rt60_seconds}")
@@ -24,9 +22,7 @@ def synthetic_rir(
     return tail / tail.abs().max()
 
 
-def shoebox_rir(
-    rt60_seconds: float, sample_rate: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def shoebox_rir(rt60_seconds: float, sample_rate: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Image-method RIR of a random shoebox room (3-10 m x 3-8 m x 2.5-4 m) with the requested RT60."""
     import pyroomacoustics as pra  # heavy import, only when used
 
@@ -35,9 +31,7 @@ def shoebox_rir(
 
     room_m = [uniform(3.0, 10.0), uniform(3.0, 8.0), uniform(2.5, 4.0)]
     absorption, max_order = pra.inverse_sabine(rt60_seconds, room_m)
-    room = pra.ShoeBox(
-        room_m, fs=sample_rate, materials=pra.Material(absorption), max_order=min(max_order, 20)
-    )
+    room = pra.ShoeBox(room_m, fs=sample_rate, materials=pra.Material(absorption), max_order=min(max_order, 20))
 
     def position() -> list[float]:
         return [uniform(0.5, side - 0.5) for side in room_m]

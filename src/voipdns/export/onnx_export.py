@@ -56,8 +56,6 @@ def export_onnx(
     """Writes the net's ONNX graph (see ``voipdns.export.adapters``) with its metadata; returns the spec."""
     net = net.eval()
     spec = graph_spec(net, example_seconds)
-    trace_to_onnx(
-        spec.module, spec.inputs, path, spec.input_names, spec.output_names, spec.dynamic_axes, opset
-    )
+    trace_to_onnx(spec.module, spec.inputs, path, spec.input_names, spec.output_names, spec.dynamic_axes, opset)
     write_metadata(path, {**net_metadata(net, name, config, spec.graph), **spec.metadata})
     return spec

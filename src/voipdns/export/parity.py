@@ -33,8 +33,7 @@ class ParityReport:
     def lines(self) -> list[str]:
         out = [f"ONNX Runtime vs PyTorch ({self.path}), tolerance {self.tolerance:.1e}:"]
         out += [
-            f"  {seconds:6.3f} s ({samples:6d} samples): max |diff| {diff:.3e}"
-            for seconds, samples, diff in self.rows
+            f"  {seconds:6.3f} s ({samples:6d} samples): max |diff| {diff:.3e}" for seconds, samples, diff in self.rows
         ]
         out.append(f"  {'PASS' if self.passed else 'FAIL'} (max {self.max_abs_diff:.3e})")
         return out
@@ -70,8 +69,6 @@ def check_parity(
         expected = net.eval()(noisy)
         actual = model.enhance(noisy)
         if actual.shape != expected.shape:
-            raise ParityError(
-                f"{onnx_path}: output shape {list(actual.shape)} != PyTorch {list(expected.shape)}"
-            )
+            raise ParityError(f"{onnx_path}: output shape {list(actual.shape)} != PyTorch {list(expected.shape)}")
         report.rows.append((samples / net.sample_rate, samples, float((actual - expected).abs().max())))
     return report

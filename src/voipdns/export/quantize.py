@@ -206,12 +206,9 @@ def quality_clips(count: int, seconds: float, sample_rate: int, shared_data: str
              load_audio(folder / "noisy" / name, sample_rate)[0].numpy())
             for name in names
         ]  # fmt: skip
-    data = SyntheticSpeechDataset(
-        num_items=count, segment_seconds=seconds, sample_rate=sample_rate, seed=1234
-    )
+    data = SyntheticSpeechDataset(num_items=count, segment_seconds=seconds, sample_rate=sample_rate, seed=1234)
     return [
-        (item["name"], item["clean"][0].numpy(), item["noisy"][0].numpy())
-        for item in (data[i] for i in range(count))
+        (item["name"], item["clean"][0].numpy(), item["noisy"][0].numpy()) for item in (data[i] for i in range(count))
     ]
 
 

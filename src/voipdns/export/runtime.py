@@ -71,8 +71,7 @@ class OnnxNet:
         self.net: EnhancementNet | None = None
         if self.graph.startswith("stream_"):
             raise OnnxMetadataError(
-                f"{self.path} is a streaming graph ({self.graph}): "
-                "use voipdns.export.stream_graph.load_onnx_streamer"
+                f"{self.path} is a streaming graph ({self.graph}): use voipdns.export.stream_graph.load_onnx_streamer"
             )
         kind = GRAPH_KINDS.get(self.graph)
         if kind is None:
@@ -89,4 +88,3 @@ class OnnxNet:
         if noisy.dim() != 3 or noisy.shape[1] != 1:
             raise ValueError(f"{self.path}: expects noisy [batch, 1, samples], got {list(noisy.shape)}")
         return self._run(noisy.float())
-

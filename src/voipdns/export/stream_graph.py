@@ -91,8 +91,7 @@ def load_onnx_streamer(path: str | Path, threads: int = 1, metadata: dict | None
     values = metadata or read_metadata(path)
     if not values["graph"].startswith("stream_"):
         raise ValueError(
-            f"{path} is an offline graph ({values['graph']}); "
-            "export a streaming one with voipdns-export stream=true"
+            f"{path} is an offline graph ({values['graph']}); export a streaming one with voipdns-export stream=true"
         )
     net = build_skeleton(net_config_of(values), str(path))
     if "stream.lookahead_samples" in values:  # fixed by the graph's input size

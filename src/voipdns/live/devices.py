@@ -17,9 +17,7 @@ import numpy as np
 from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.resampler import stream_resampler
 
-INSTALL_HINT = (
-    "pip install 'voipdns[live]' (sounddevice; Linux also needs PortAudio: apt-get install libportaudio2)"
-)
+INSTALL_HINT = "pip install 'voipdns[live]' (sounddevice; Linux also needs PortAudio: apt-get install libportaudio2)"
 
 
 class LiveDependencyError(ImportError):
@@ -95,8 +93,9 @@ class DeviceSource:
         self.overflows = 0
         self._queue: queue.Queue[np.ndarray] = queue.Queue()
         self._resampler = stream_resampler(self.device_rate, self.sample_rate)
-        self._stream = _open_stream(sd.InputStream, device, self.device_rate, block_samples, self.sample_rate,
-                                    self._callback)
+        self._stream = _open_stream(
+            sd.InputStream, device, self.device_rate, block_samples, self.sample_rate, self._callback
+        )
 
     def _callback(self, indata, frames, time, status) -> None:
         if status.input_overflow:
@@ -132,8 +131,9 @@ class DeviceSink:
         self._buffer = np.zeros(0, dtype=np.float32)
         self._lock = threading.Lock()
         self._resampler = stream_resampler(self.sample_rate, self.device_rate)
-        self._stream = _open_stream(sd.OutputStream, device, self.device_rate, block_samples, self.sample_rate,
-                                    self._callback)
+        self._stream = _open_stream(
+            sd.OutputStream, device, self.device_rate, block_samples, self.sample_rate, self._callback
+        )
 
     def _callback(self, outdata, frames, time, status) -> None:
         with self._lock:

@@ -35,8 +35,7 @@ class VoiceBandEQ:
         nyquist = sample_rate / 2
         if not 0 < low_cut_hz < high_cut_hz < nyquist:
             raise ValueError(
-                f"VoiceBandEQ needs 0 < low_cut_hz ({low_cut_hz}) < high_cut_hz ({high_cut_hz}) "
-                f"< Nyquist ({nyquist})"
+                f"VoiceBandEQ needs 0 < low_cut_hz ({low_cut_hz}) < high_cut_hz ({high_cut_hz}) < Nyquist ({nyquist})"
             )
         self.sample_rate = int(sample_rate)
         sections = [

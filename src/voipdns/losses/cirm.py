@@ -49,9 +49,7 @@ class CompressedCirmMSELoss(nn.Module):
             raise KeyError(f"{name}: batch has no 'clean' reference (keys: {sorted(batch)})")
         noisy, clean = batch["noisy"], batch["clean"]
         if noisy.shape != clean.shape:
-            raise ValueError(
-                f"{name}: noisy {list(noisy.shape)} and clean {list(clean.shape)} differ in shape"
-            )
+            raise ValueError(f"{name}: noisy {list(noisy.shape)} and clean {list(clean.shape)} differ in shape")
         padded = int(outputs.get("cirm_padded_samples", noisy.shape[-1]))
         noisy, clean = (F.pad(x, (0, padded - x.shape[-1])) for x in (noisy, clean))
         target = self.target(noisy, clean, int(outputs.get("cirm_drop_band_groups", 1)))

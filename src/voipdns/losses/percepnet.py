@@ -24,9 +24,7 @@ def _compressed(values: torch.Tensor, gamma: float) -> torch.Tensor:
 
 def _require(outputs: dict, key: str, term: str) -> torch.Tensor:
     if key not in outputs:
-        raise KeyError(
-            f"{term} needs outputs['{key}'] (got keys {sorted(outputs)}); use a PercepNet-family net"
-        )
+        raise KeyError(f"{term} needs outputs['{key}'] (got keys {sorted(outputs)}); use a PercepNet-family net")
     return outputs[key]
 
 

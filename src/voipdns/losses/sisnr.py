@@ -41,7 +41,5 @@ class SiSnrLoss(nn.Module):
             raise KeyError(f"{name}: batch has no 'clean' reference (keys: {sorted(batch)})")
         estimate, clean = outputs["estimate"], batch["clean"]
         if estimate.shape != clean.shape:
-            raise ValueError(
-                f"{name}: estimate {list(estimate.shape)} and clean {list(clean.shape)} differ in shape"
-            )
+            raise ValueError(f"{name}: estimate {list(estimate.shape)} and clean {list(clean.shape)} differ in shape")
         return -self.scale * si_snr_db(estimate, clean, self.eps).mean()

@@ -54,9 +54,7 @@ class TAPLoss(nn.Module):
         if distance not in DISTANCES:
             raise ValueError(f"TAPLoss: distance must be one of {DISTANCES}, got {distance!r}")
         if frame_weighting not in FRAME_WEIGHTINGS:
-            raise ValueError(
-                f"TAPLoss: frame_weighting must be one of {FRAME_WEIGHTINGS}, got {frame_weighting!r}"
-            )
+            raise ValueError(f"TAPLoss: frame_weighting must be one of {FRAME_WEIGHTINGS}, got {frame_weighting!r}")
         if (estimator_path is None) == (estimator is None):
             raise ValueError("TAPLoss: give exactly one of estimator_path and estimator")
         if estimator is None:

@@ -89,9 +89,7 @@ class WaveformFrameLoss(nn.Module):
         self.frame_samples = round(frame_seconds * sample_rate)
         self.hop_samples = round(hop_seconds * sample_rate)
         if not 0 < self.hop_samples <= self.frame_samples:
-            raise ValueError(
-                f"{type(self).__name__}: need 0 < hop <= frame, got {hop_seconds} s / {frame_seconds} s"
-            )
+            raise ValueError(f"{type(self).__name__}: need 0 < hop <= frame, got {hop_seconds} s / {frame_seconds} s")
 
     def frame_losses(self, outputs: dict, batch: dict) -> torch.Tensor:
         estimate, clean = _pair(outputs, batch, type(self).__name__)
@@ -107,9 +105,7 @@ class STFTMagnitudeFrameLoss(nn.Module):
 
     centered = True
 
-    def __init__(
-        self, distance: str = "l1", fft_size: int = 512, hop_samples: int = 160, win_samples: int = 320
-    ):
+    def __init__(self, distance: str = "l1", fft_size: int = 512, hop_samples: int = 160, win_samples: int = 320):
         super().__init__()
         self.distance = _check_distance(distance, type(self).__name__)
         if win_samples > fft_size:
@@ -143,9 +139,7 @@ class ReducedFrameLoss(nn.Module):
     """Makes a loss that returns ``[B, frames]`` itself (e.g. ``PercepNetGainLoss(reduction="none")``)
     frame-wise, by declaring its framing; ``forward`` is the mean of its frames."""
 
-    def __init__(
-        self, loss: nn.Module, frame_samples: int = 320, hop_samples: int = 160, centered: bool = True
-    ):
+    def __init__(self, loss: nn.Module, frame_samples: int = 320, hop_samples: int = 160, centered: bool = True):
         super().__init__()
         self.loss, self.frame_samples, self.hop_samples, self.centered = (
             loss,
@@ -186,9 +180,7 @@ def align_vad(
     if vad.dim() == 3:
         vad = vad[:, 0]
     if vad.dim() != 2 or vad.shape[-1] == 0:
-        raise ValueError(
-            f"VADWeightedLoss: batch['vad'] must be [B, frames] labels, got shape {list(vad.shape)}"
-        )
+        raise ValueError(f"VADWeightedLoss: batch['vad'] must be [B, frames] labels, got shape {list(vad.shape)}")
     offset = 0 if base.centered else base.frame_samples // 2
     centres = torch.arange(num_frames, device=vad.device) * base.hop_samples + offset
     hop = vad_hop_samples if vad_hop_samples else num_samples / vad.shape[-1]
@@ -223,8 +215,7 @@ class VADWeightedLoss(nn.Module):
             raise ValueError(f"VADWeightedLoss: mu must be in [0, 1], got {mu}")
         if energy_threshold_db >= 0:
             raise ValueError(
-                f"VADWeightedLoss: energy_threshold_db must be < 0 (relative to the max), got "
-                f"{energy_threshold_db}"
+                f"VADWeightedLoss: energy_threshold_db must be < 0 (relative to the max), got {energy_threshold_db}"
             )
         self.base, self.mu = base, float(mu)
         self.energy_threshold_db, self.energy_floor_db = float(energy_threshold_db), float(energy_floor_db)
@@ -235,9 +226,7 @@ class VADWeightedLoss(nn.Module):
         clean = batch["clean"]
         with torch.no_grad():
             if batch.get(self.vad_key) is not None:
-                return align_vad(
-                    batch[self.vad_key], num_frames, clean.shape[-1], self.base, self.vad_hop_samples
-                )
+                return align_vad(batch[self.vad_key], num_frames, clean.shape[-1], self.base, self.vad_hop_samples)
             return energy_vad(clean, self.base, num_frames, self.energy_threshold_db, self.energy_floor_db)
 
     def forward(self, outputs: dict, batch: dict) -> torch.Tensor:
@@ -247,7 +236,4 @@ class VADWeightedLoss(nn.Module):
         return (weights * losses).mean()
 
     def extra_repr(self) -> str:
-        return (
-            f"mu={self.mu}, energy_threshold_db={self.energy_threshold_db}, "
-            f"vad_hop_samples={self.vad_hop_samples}"
-        )
+        return f"mu={self.mu}, energy_threshold_db={self.energy_threshold_db}, vad_hop_samples={self.vad_hop_samples}"

@@ -14,9 +14,7 @@ def _pair(outputs: dict, batch: dict, term: str) -> tuple[torch.Tensor, torch.Te
         raise KeyError(f"{term}: batch has no 'clean' reference (keys: {sorted(batch)}); noisy-only data?")
     estimate, clean = outputs["estimate"], batch["clean"]
     if estimate.shape != clean.shape:
-        raise ValueError(
-            f"{term}: estimate {list(estimate.shape)} and clean {list(clean.shape)} differ in shape"
-        )
+        raise ValueError(f"{term}: estimate {list(estimate.shape)} and clean {list(clean.shape)} differ in shape")
     return estimate, clean
 
 

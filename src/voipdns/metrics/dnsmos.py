@@ -223,13 +223,10 @@ def dnsmos(
     raw = _run_batched(onnx_session(model, intra_op_threads), segments)
     polys = POLY_P835_PERSONALIZED if personalized else POLY_P835
     scores = {
-        key: float(np.mean(_polynomial(polys[key], raw[:, col])))
-        for col, key in enumerate(("sig", "bak", "ovrl"))
+        key: float(np.mean(_polynomial(polys[key], raw[:, col]))) for col, key in enumerate(("sig", "bak", "ovrl"))
     }
     if p808:
-        p808_raw = _run_batched(
-            onnx_session("dnsmos_models/model_v8.onnx", intra_op_threads), p808_features(segments)
-        )
+        p808_raw = _run_batched(onnx_session("dnsmos_models/model_v8.onnx", intra_op_threads), p808_features(segments))
         scores["p808"] = float(np.mean(p808_raw[:, 0]))
     return scores
 
@@ -247,10 +244,7 @@ def _require_rateable(estimate: np.ndarray, sample_rate: int, metric: str) -> No
     require_seconds(estimate, sample_rate, MIN_SECONDS, metric)
 
 
-
-@register_scorer(
-    "dnsmos", outputs=("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"), needs_clean=False
-)
+@register_scorer("dnsmos", outputs=("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"), needs_clean=False)
 def _dnsmos_scorer(clean, estimate, noisy, sample_rate):
     _require_rateable(estimate, sample_rate, "DNSMOS")
     return {f"dnsmos_{key}": value for key, value in dnsmos(estimate, sample_rate).items()}

@@ -181,8 +181,6 @@ def score_many(
     with ScoringPool(num_workers, metrics, sample_rate) as pool:
         for pair in pairs:
             if len(pair) not in (3, 4):
-                raise ValueError(
-                    f"score_many expects (key, clean, estimate[, noisy]) tuples, got {len(pair)} items"
-                )
+                raise ValueError(f"score_many expects (key, clean, estimate[, noisy]) tuples, got {len(pair)} items")
             pool.submit(*pair)
         return pool.results(progress)

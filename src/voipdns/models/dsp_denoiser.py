@@ -120,9 +120,7 @@ class DspDenoiser(EnhancementNet):
         )
         for name, (low, high) in ranges.items():
             if not low < high or (name in LOG_KNOBS and low <= 0) or (name == "reduction_db" and low < 0):
-                raise ValueError(
-                    f"DspDenoiser: {name}_range [{low}, {high}] must be increasing (and > 0 for times)"
-                )
+                raise ValueError(f"DspDenoiser: {name}_range [{low}, {high}] must be increasing (and > 0 for times)")
         self.sample_rate = int(sample_rate)
         win_samples = round(sample_rate * window_ms / 1000)
         self.stft = Stft(win_samples, round(sample_rate * hop_ms / 1000), win_samples)
@@ -171,9 +169,7 @@ class DspDenoiser(EnhancementNet):
     def band_levels(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(level_db, floor_db), each ``[B, bands, frames]``."""
         level_db = power_to_db(band_power(spec.real.square() + spec.imag.square(), self.band_weights))
-        return level_db, minimum_statistics_floor_db(
-            level_db, self.floor_smooth_frames, self.floor_window_frames
-        )
+        return level_db, minimum_statistics_floor_db(level_db, self.floor_smooth_frames, self.floor_window_frames)
 
     def band_gains_db(self, level_db: torch.Tensor, floor_db: torch.Tensor, knobs: dict) -> torch.Tensor:
         raw_db = gate_gain_db(level_db, floor_db, knobs["threshold_db"], knobs["reduction_db"], self.knee_db)

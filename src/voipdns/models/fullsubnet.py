@@ -120,8 +120,7 @@ class FullSubNet(EnhancementNet):
     def causal(self) -> bool:
         """True when every output frame depends only on input up to ``look_ahead_frames`` later."""
         return all(
-            name.removesuffix("_norm") == "cumulative_laplace"
-            for name in (self.fb_norm_name, self.sb_norm_name)
+            name.removesuffix("_norm") == "cumulative_laplace" for name in (self.fb_norm_name, self.sb_norm_name)
         )
 
     # --- the core: magnitude -> compressed cIRM ------------------------------------------------------------
@@ -131,14 +130,10 @@ class FullSubNet(EnhancementNet):
         ``F' = F`` unless ``drop_band_groups > 1`` (then the drop-band layout, see ``voipdns.dsp.drop_band``).
         """
         if noisy_mag.dim() != 4 or noisy_mag.shape[1] != 1:
-            raise ValueError(
-                f"FullSubNet core expects a magnitude [B, 1, F, frames], got {list(noisy_mag.shape)}"
-            )
+            raise ValueError(f"FullSubNet core expects a magnitude [B, 1, F, frames], got {list(noisy_mag.shape)}")
         mag = F.pad(noisy_mag, (0, self.look_ahead_frames))  # future frames become visible to earlier outputs
         batch, _, freqs, frames = mag.shape
-        fb_out = self.fb_model(self.fb_norm(mag).reshape(batch, freqs, frames)).reshape(
-            batch, 1, freqs, frames
-        )
+        fb_out = self.fb_model(self.fb_norm(mag).reshape(batch, freqs, frames)).reshape(batch, 1, freqs, frames)
         sb_input = torch.cat(
             [unfold_neighbours(mag, self.sb_num_neighbors), unfold_neighbours(fb_out, self.fb_num_neighbors)],
             dim=2,

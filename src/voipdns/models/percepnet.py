@@ -100,9 +100,7 @@ class PercepNet(EnhancementNet):
     def set_speaker_embedding(self, embedding: torch.Tensor | None) -> None:
         """Enrolled target speaker ``[D]`` used by ``forward`` when no embedding is passed."""
         if embedding is not None and embedding.shape[-1] != self.embedding_dim:
-            raise ValueError(
-                f"speaker embedding has dim {embedding.shape[-1]}, net expects {self.embedding_dim}"
-            )
+            raise ValueError(f"speaker embedding has dim {embedding.shape[-1]}, net expects {self.embedding_dim}")
         self.speaker_embedding = embedding
 
     def conditioning(
@@ -123,9 +121,7 @@ class PercepNet(EnhancementNet):
                 )
             return embedding[:, None, :].expand(-1, frames, -1)
         if q is None:  # UPN default: personalise when an embedding is known, else plain denoising
-            q = torch.full(
-                (batch_size, frames), 1.0 if embedding is not None else 0.0, device=self.fc.weight.device
-            )
+            q = torch.full((batch_size, frames), 1.0 if embedding is not None else 0.0, device=self.fc.weight.device)
         if q.shape != (batch_size, frames):
             raise ValueError(f"q must be [batch, frames] = {(batch_size, frames)}, got {tuple(q.shape)}")
         q = q.to(self.fc.weight)
@@ -159,15 +155,11 @@ class PercepNet(EnhancementNet):
 
     def _run(self, noisy: torch.Tensor, embedding=None, q=None, clean=None) -> dict[str, torch.Tensor]:
         if noisy.dim() != 3 or noisy.shape[1] != 1:
-            raise ValueError(
-                f"{type(self).__name__} expects noisy [batch, 1, samples], got {tuple(noisy.shape)}"
-            )
+            raise ValueError(f"{type(self).__name__} expects noisy [batch, 1, samples], got {tuple(noisy.shape)}")
         wave = noisy[:, 0]
         frames = self.dsp.analyze(wave)
         n_frames = frames.energy.shape[1]
-        outputs = self.predict(
-            self.dsp.features(frames), self.conditioning(wave.shape[0], n_frames, embedding, q)
-        )
+        outputs = self.predict(self.dsp.features(frames), self.conditioning(wave.shape[0], n_frames, embedding, q))
         spectra = self.dsp.apply(frames, outputs["gains"], outputs["strengths"], self.postfilter)
         outputs["estimate"] = self.dsp.synthesize(spectra, wave.shape[-1]).unsqueeze(1)
         if clean is not None:
@@ -184,9 +176,7 @@ class PercepNet(EnhancementNet):
         if clean is None:
             raise KeyError("PercepNet training needs batch['clean'] to compute its ideal gain targets")
         if clean.shape != batch["noisy"].shape:
-            raise ValueError(
-                f"clean {tuple(clean.shape)} and noisy {tuple(batch['noisy'].shape)} differ in shape"
-            )
+            raise ValueError(f"clean {tuple(clean.shape)} and noisy {tuple(batch['noisy'].shape)} differ in shape")
         return self._run(batch["noisy"], batch.get("embedding"), batch.get("q"), clean)
 
     @torch.no_grad()

@@ -85,12 +85,8 @@ class MaskUNet(EnhancementNet):
         self.causal = bool(causal)
         widths = [base_channels * 2**i for i in range(STAGES + 1)]  # 32, 64, 128, 256, 512
         self.input_conv = Conv3x3(1, widths[0], causal=causal)
-        self.down = nn.ModuleList(
-            Conv3x3(widths[i], widths[i + 1], stride=2, causal=causal) for i in range(STAGES)
-        )
-        self.up = nn.ModuleList(
-            UpStage(widths[i + 1], widths[i], causal=causal) for i in reversed(range(STAGES))
-        )
+        self.down = nn.ModuleList(Conv3x3(widths[i], widths[i + 1], stride=2, causal=causal) for i in range(STAGES))
+        self.up = nn.ModuleList(UpStage(widths[i + 1], widths[i], causal=causal) for i in reversed(range(STAGES)))
         self.head = nn.Conv2d(widths[0], 1, kernel_size=1)
         future = 0 if causal else NONCAUSAL_FUTURE_FRAMES
         self.latency_samples = win_samples + future * hop_samples
@@ -99,9 +95,7 @@ class MaskUNet(EnhancementNet):
     def mask_from_magnitude(self, noisy_mag: torch.Tensor) -> torch.Tensor:
         """``noisy_mag[B, 1, F, frames] -> mask[B, 1, F, frames]`` in (0, 1)."""
         if noisy_mag.dim() != 4 or noisy_mag.shape[1] != 1:
-            raise ValueError(
-                f"MaskUNet core expects a magnitude [B, 1, F, frames], got {list(noisy_mag.shape)}"
-            )
+            raise ValueError(f"MaskUNet core expects a magnitude [B, 1, F, frames], got {list(noisy_mag.shape)}")
         freqs, frames = noisy_mag.shape[-2:]
         multiple = 2**STAGES
         pad_freqs, pad_frames = -freqs % multiple, -frames % multiple

@@ -215,9 +215,7 @@ class _Scoring:
                 where = f"{item.name!r} ({item.condition})"
                 raise RuntimeError(f"scoring clip {where} failed: {error}") from error
 
-    def _write(
-        self, item: ScoreItem, num_samples: int, scores: ClipScores, inputs: ClipScores | None
-    ) -> None:
+    def _write(self, item: ScoreItem, num_samples: int, scores: ClipScores, inputs: ClipScores | None) -> None:
         self.results.append(_row(item, self.model, self.keys, self.sample_rate, num_samples, scores, inputs))
         self.bar.advance()
 
@@ -251,11 +249,7 @@ def pair_folder(
 ) -> list[ScoreItem]:
     """Items for each audio file in ``estimate_dir``, paired by file name with ``clean_dir``/``noisy_dir``."""
     estimate_dir = Path(estimate_dir)
-    files = (
-        sorted(p for p in estimate_dir.iterdir() if p.suffix.lower() in extensions)
-        if estimate_dir.is_dir()
-        else []
-    )
+    files = sorted(p for p in estimate_dir.iterdir() if p.suffix.lower() in extensions) if estimate_dir.is_dir() else []
     if not files:
         raise FileNotFoundError(f"no {'/'.join(extensions)} files in {estimate_dir}")
     items = []

@@ -37,9 +37,7 @@ class SpeakerEmbeddingCache:
 
     def path(self, speaker_id: str) -> Path:
         if not _SAFE_ID.match(speaker_id):
-            raise ValueError(
-                f"speaker id {speaker_id!r} is not a safe file name (letters, digits, '.', '_', '-' only)"
-            )
+            raise ValueError(f"speaker id {speaker_id!r} is not a safe file name (letters, digits, '.', '_', '-' only)")
         return self.directory / f"{speaker_id}.pt"
 
     @torch.no_grad()
@@ -77,9 +75,7 @@ class SpeakerEmbeddingCache:
         if cached is not None:
             return cached
         if clips is None:
-            raise KeyError(
-                f"no cached embedding for speaker {speaker_id!r} in {self.directory} and no clips given"
-            )
+            raise KeyError(f"no cached embedding for speaker {speaker_id!r} in {self.directory} and no clips given")
         embedding = self.compute(clips)
         self.save(speaker_id, embedding)
         return embedding

@@ -30,9 +30,7 @@ def save_embedder(path: str | Path, embedder: nn.Module, config: dict) -> Path:
 def load_embedder(path: str | Path) -> nn.Module:
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or not {"config", "state_dict"} <= set(payload):
-        raise ValueError(
-            f"{path}: not a voipdns speaker-embedder file (needs 'config' and 'state_dict' keys)"
-        )
+        raise ValueError(f"{path}: not a voipdns speaker-embedder file (needs 'config' and 'state_dict' keys)")
     config = dict(payload["config"])
     config["_target_"] = MOVED_TARGETS.get(config["_target_"], config["_target_"])
     embedder = instantiate(config)

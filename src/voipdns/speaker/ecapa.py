@@ -129,9 +129,7 @@ class EcapaTdnn(nn.Module):
         self.fbank = LogMelFbank(sample_rate, n_mels)
         self.stem = TdnnBlock(n_mels, channels[0], kernel_sizes[0], dilations[0])
         self.blocks = nn.ModuleList(
-            SeRes2Block(
-                channels[i - 1], channels[i], kernel_sizes[i], dilations[i], res2net_scale, se_channels
-            )
+            SeRes2Block(channels[i - 1], channels[i], kernel_sizes[i], dilations[i], res2net_scale, se_channels)
             for i in range(1, len(channels) - 1)
         )
         self.aggregate = TdnnBlock(sum(channels[1:-1]), channels[-1], kernel_sizes[-1], dilations[-1])

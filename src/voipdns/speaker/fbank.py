@@ -29,9 +29,7 @@ class LogMelFbank(nn.Module):
         self.n_fft = 1 << (self.window_samples - 1).bit_length()
         self.mean_norm = mean_norm
         f_max = sample_rate / 2 if f_max_hz is None else f_max_hz
-        self.register_buffer(
-            "window", torch.hamming_window(self.window_samples, periodic=False), persistent=False
-        )
+        self.register_buffer("window", torch.hamming_window(self.window_samples, periodic=False), persistent=False)
         filters = mel_filterbank(sample_rate, self.n_fft, n_mels, f_min_hz, f_max, scale="htk", area_norm=False)
         self.register_buffer("filters", torch.from_numpy(filters.copy()), persistent=False)  # HTK, peak 1
 
@@ -39,9 +37,7 @@ class LogMelFbank(nn.Module):
         if wave.dim() == 3:
             wave = wave.squeeze(1)
         if wave.dim() != 2:
-            raise ValueError(
-                f"LogMelFbank expects [batch, samples] or [batch, 1, samples], got {tuple(wave.shape)}"
-            )
+            raise ValueError(f"LogMelFbank expects [batch, samples] or [batch, 1, samples], got {tuple(wave.shape)}")
         spec = torch.stft(
             wave,
             self.n_fft,

@@ -36,14 +36,10 @@ def draw_q(
     for even one switch fall back to a constant value.
     """
     if frames < 1 or min_hold_frames < 1:
-        raise ValueError(
-            f"draw_q needs frames >= 1 and min_hold_frames >= 1, got {frames}, {min_hold_frames}"
-        )
+        raise ValueError(f"draw_q needs frames >= 1 and min_hold_frames >= 1, got {frames}, {min_hold_frames}")
     probs = torch.tensor(probabilities, dtype=torch.float64)
     if probs.numel() != 3 or bool((probs < 0).any()) or float(probs.sum()) <= 0:
-        raise ValueError(
-            f"probabilities must be 3 non-negative weights (all-1, all-0, switch), got {probabilities}"
-        )
+        raise ValueError(f"probabilities must be 3 non-negative weights (all-1, all-0, switch), got {probabilities}")
     mode = int(torch.multinomial(probs, 1, generator=generator))
     start = float(torch.randint(0, 2, (1,), generator=generator))
     max_switches = min(2, frames // min_hold_frames - 1)

@@ -62,9 +62,7 @@ class TrainSegments(Dataset):
     with ``num_workers=0`` (workers would each copy the generator).
     """
 
-    def __init__(
-        self, utterances: list[Utterance], segment_samples: int, val_fraction: float, length: int, seed=0
-    ):
+    def __init__(self, utterances: list[Utterance], segment_samples: int, val_fraction: float, length: int, seed=0):
         self.speakers = sorted({u.speaker for u in utterances})
         index = {s: i for i, s in enumerate(self.speakers)}
         self.parts = [u.wave[: split_point(u.wave.numel(), val_fraction)] for u in utterances]

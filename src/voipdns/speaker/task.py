@@ -33,9 +33,7 @@ class SpeakerEmbedderTask(L.LightningModule):
         embeddings = self.embedder(wave)
         loss = self.head(embeddings, labels)
         accuracy = (self.head.cosine(embeddings).argmax(-1) == labels).float().mean()
-        self.log_dict(
-            {"train/loss": loss, "train/accuracy": accuracy}, prog_bar=True, on_step=True, on_epoch=True
-        )
+        self.log_dict({"train/loss": loss, "train/accuracy": accuracy}, prog_bar=True, on_step=True, on_epoch=True)
         return loss
 
     def validation_step(self, batch, batch_idx):

@@ -65,9 +65,7 @@ def _first_window_starts(net: Demucs, prefix: int, step: int) -> list[int]:
 
 def demucs_stream_layout(net: Demucs) -> DemucsStreamLayout:
     if not net.causal:
-        raise ValueError(
-            "only a causal Demucs (unidirectional LSTM) can be streamed; this one has causal=False"
-        )
+        raise ValueError("only a causal Demucs (unidirectional LSTM) can be streamed; this one has causal=False")
     if net.chin != 1 or net.chout != 1:
         raise ValueError(f"streaming needs a mono Demucs (chin = chout = 1), got {net.chin} -> {net.chout}")
     kernel, stride, depth = net.kernel_size, net.stride, net.depth
@@ -91,9 +89,7 @@ def demucs_stream_layout(net: Demucs) -> DemucsStreamLayout:
     preview = kernel - stride
     for level in range(depth - 2, -1, -1):
         if ahead[level] != preview:
-            raise ValueError(
-                f"internal: preview {preview} != skip look-ahead {ahead[level]} at level {level}"
-            )
+            raise ValueError(f"internal: preview {preview} != skip look-ahead {ahead[level]} at level {level}")
         preview = stride * preview + kernel - stride
     if preview % net.resample:
         raise ValueError(f"internal: preview of {preview} positions is not whole input samples")

@@ -82,4 +82,3 @@ def stream_file(
         frame_mean_ms=timing["mean_ms"], frame_p95_ms=timing["p95_ms"], frame_max_ms=timing["max_ms"],
         frame_budget_ms=streamer.frame_budget_ms,
     )  # fmt: skip
-

@@ -127,8 +127,7 @@ class PercepNetStreamer(Streamer):
             embedding = torch.as_tensor(np.asarray(embedding, dtype=np.float32)).reshape(1, -1)
             if embedding.shape[-1] != self.net.embedding_dim:
                 raise ValueError(
-                    f"speaker embedding has dim {embedding.shape[-1]}, {self.name} expects "
-                    f"{self.net.embedding_dim}"
+                    f"speaker embedding has dim {embedding.shape[-1]}, {self.name} expects {self.net.embedding_dim}"
                 )
         self.embedding = embedding
 

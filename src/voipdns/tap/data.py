@@ -32,9 +32,7 @@ class TAPDataset(Dataset):
         if not items:
             raise ValueError("TAPDataset: no items")
         self.items, self.mean, self.std = items, np.asarray(mean, np.float32), np.asarray(std, np.float32)
-        self.segment_frames = (
-            None if segment_seconds is None else round(segment_seconds * sample_rate / HOP_SAMPLES)
-        )
+        self.segment_frames = None if segment_seconds is None else round(segment_seconds * sample_rate / HOP_SAMPLES)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -114,11 +112,7 @@ class TAPDataModule(L.LightningDataModule):
     def dataset(self, split: str, clean_only: bool | None = None, whole_clips: bool = True) -> TAPDataset:
         """``clean_only``: True = variant 0 only, False = noisy variants only, None = all."""
         self.setup()
-        items = [
-            i
-            for i in self.items
-            if i.split == split and (clean_only is None or (i.variant == 0) == clean_only)
-        ]
+        items = [i for i in self.items if i.split == split and (clean_only is None or (i.variant == 0) == clean_only)]
         _, mean, std = self.statistics
         segment = None if whole_clips else self.segment_seconds
         return TAPDataset(items, mean, std, segment, self.sample_rate)

@@ -39,14 +39,10 @@ def estimator_stft(wav: torch.Tensor) -> torch.Tensor:
     if wav.dim() != 2:
         raise ValueError(f"TAP estimator expects [B, 1, T] or [B, T] audio, got shape {tuple(wav.shape)}")
     if wav.shape[-1] <= N_FFT // 2:
-        raise ValueError(
-            f"TAP estimator needs more than {N_FFT // 2} samples (reflect padding), got {wav.shape[-1]}"
-        )
+        raise ValueError(f"TAP estimator needs more than {N_FFT // 2} samples (reflect padding), got {wav.shape[-1]}")
     # A window of ones is the rectangular (absent) window of the reference; passing it avoids torch's warning.
     window = torch.ones(N_FFT, dtype=wav.dtype, device=wav.device)
-    return torch.stft(
-        wav, N_FFT, HOP_SAMPLES, window=window, center=True, pad_mode="reflect", return_complex=True
-    )
+    return torch.stft(wav, N_FFT, HOP_SAMPLES, window=window, center=True, pad_mode="reflect", return_complex=True)
 
 
 def interleave_real_imag(spec: torch.Tensor) -> torch.Tensor:
@@ -145,8 +141,7 @@ def load_estimator(path: str | os.PathLike, map_location: str | torch.device = "
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"TAP estimator file not found: {path} "
-            "(train one with `voipdns-train-tap`, see recipes/tap_estimator)"
+            f"TAP estimator file not found: {path} (train one with `voipdns-train-tap`, see recipes/tap_estimator)"
         )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
@@ -154,18 +149,14 @@ def load_estimator(path: str | os.PathLike, map_location: str | torch.device = "
         raise ValueError(f"{path}: not a readable TAP estimator file ({err})") from err
     if not isinstance(payload, dict) or "model_state_dict" not in payload:
         found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(
-            f"{path}: expected a dict with key 'model_state_dict' (TAPLoss format), found {found}"
-        )
+        raise ValueError(f"{path}: expected a dict with key 'model_state_dict' (TAPLoss format), found {found}")
     state = payload["model_state_dict"]
     state = {k.removeprefix("module."): v for k, v in state.items()}  # checkpoints saved from DataParallel
     estimator = TAPEstimator()
     expected = set(estimator.state_dict())
     missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
     if missing or unexpected:
-        raise ValueError(
-            f"{path}: TAP estimator keys do not match; missing {missing}, unexpected {unexpected}"
-        )
+        raise ValueError(f"{path}: TAP estimator keys do not match; missing {missing}, unexpected {unexpected}")
     try:
         estimator.load_state_dict(state, strict=True)
     except RuntimeError as err:  # shape mismatch: a different architecture

@@ -136,9 +136,7 @@ def prepare_corpus(
     speaker_split = split_speakers(speakers, val_speakers, test_speakers, seed)
     noise_files = [p for d in (noise_dirs or []) for p in list_audio_files(d)]
     if noisy_variants and not noise_files:
-        raise ValueError(
-            f"noisy_variants={noisy_variants} but no noise files found in noise_dirs={noise_dirs}"
-        )
+        raise ValueError(f"noisy_variants={noisy_variants} but no noise files found in noise_dirs={noise_dirs}")
     noise_split = split_noises(noise_files, held_out_noise_fraction, seed)
     items, computed = [], 0
     for index, (source, speaker) in enumerate(zip(sources, speakers, strict=True)):
@@ -148,9 +146,7 @@ def prepare_corpus(
             rng = np.random.default_rng([seed, index, variant])
             noise = noise_split[split][int(rng.integers(len(noise_split[split])))] if variant else None
             snr = float(rng.uniform(*snr_range_db)) if variant else None
-            key = _cache_key(
-                source.resolve(), stat.st_size, stat.st_mtime_ns, variant, seed, noise, snr, sample_rate
-            )
+            key = _cache_key(source.resolve(), stat.st_size, stat.st_mtime_ns, variant, seed, noise, snr, sample_rate)
             audio_npy, lld_npy = cache / f"{key}.audio.npy", cache / f"{key}.lld.npy"
             if not (audio_npy.exists() and lld_npy.exists()):
                 clean = load_audio(source, sample_rate) if clean is None else clean

@@ -37,8 +37,9 @@ class EnhancementTask(L.LightningModule):
     ):
         super().__init__()
         net, loss, optimizer, scheduler = (to_plain(c) for c in (net, loss, optimizer, scheduler))
-        self.save_hyperparameters({"net": net, "loss": loss, "optimizer": optimizer, "scheduler": scheduler,
-                                   "init_from": init_from})
+        self.save_hyperparameters(
+            {"net": net, "loss": loss, "optimizer": optimizer, "scheduler": scheduler, "init_from": init_from}
+        )
         self.net = hydra.utils.instantiate(net)
         # Inference-only loads (CLIs, export) need no loss: its files (e.g. the TAP estimator) may be absent.
         self.loss = hydra.utils.instantiate(loss) if loss else None
@@ -92,8 +93,15 @@ class EnhancementTask(L.LightningModule):
         on_step = stage == "train"
         for name, value in losses.items():
             key = f"{stage}/loss" if name == "loss" else f"{stage}/loss_{name}"
-            self.log(key, value.detach(), on_step=on_step, on_epoch=True, prog_bar=name == "loss",
-                     batch_size=batch_size, sync_dist=not on_step)
+            self.log(
+                key,
+                value.detach(),
+                on_step=on_step,
+                on_epoch=True,
+                prog_bar=name == "loss",
+                batch_size=batch_size,
+                sync_dist=not on_step,
+            )
 
     def _check_finite(self, losses: dict, batch: dict) -> None:
         total = losses["loss"]

@@ -47,9 +47,7 @@ class AutomaticGainControl:
             gains[i] = gain
         return gains
 
-    def __call__(
-        self, wav: np.ndarray, sample_rate: int, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
+    def __call__(self, wav: np.ndarray, sample_rate: int, rng: np.random.Generator | None = None) -> np.ndarray:
         wav = np.asarray(wav, dtype=np.float32)
         frame = max(1, int(round(sample_rate * FRAME_MS / 1000)))
         n_frames = -(-len(wav) // frame)

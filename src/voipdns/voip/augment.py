@@ -47,8 +47,7 @@ class VoIPAugmentedDataset(Dataset):
             probabilities = {str(c): float(p) for c, p in condition_probabilities.items()}
             if any(p < 0 for p in probabilities.values()) or sum(probabilities.values()) > 1.0 + 1e-9:
                 raise ValueError(
-                    f"VoIPAugmentedDataset: condition_probabilities must be >= 0 and sum to <= 1, "
-                    f"got {probabilities}"
+                    f"VoIPAugmentedDataset: condition_probabilities must be >= 0 and sum to <= 1, got {probabilities}"
                 )
             probability, condition_weights = sum(probabilities.values()), probabilities
         self.dataset, self.probability, self.seed = dataset, float(probability), int(seed)
@@ -96,7 +95,4 @@ class VoIPAugmentedDataset(Dataset):
         return item
 
     def __repr__(self) -> str:
-        return (
-            f"VoIPAugmentedDataset({self.dataset!r}, probability={self.probability}, "
-            f"conditions={self.conditions})"
-        )
+        return f"VoIPAugmentedDataset({self.dataset!r}, probability={self.probability}, conditions={self.conditions})"

@@ -43,9 +43,7 @@ def calibration_signal(sample_rate: int, seconds: float = CALIBRATION_SECONDS) -
 _DELAYS: dict[Hashable, int] = {}
 
 
-def measure_codec_delay(
-    key: Hashable, sample_rate: int, round_trip: Callable[[np.ndarray], np.ndarray]
-) -> int:
+def measure_codec_delay(key: Hashable, sample_rate: int, round_trip: Callable[[np.ndarray], np.ndarray]) -> int:
     """Delay in samples that `round_trip` (encode + decode without loss, at `sample_rate`) adds; cached by
     `key`
     (the codec's configuration) for the life of the process (each worker measures once, ~10 ms)."""

@@ -181,10 +181,7 @@ def make_preset(
         matching = [stage for stage in stages if stage["type"] == kind]
         if not matching:
             raise ValueError(
-                f"override for stage {kind!r}, but preset {condition} has stages "
-                f"{[s['type'] for s in stages]}"
+                f"override for stage {kind!r}, but preset {condition} has stages {[s['type'] for s in stages]}"
             )
         _deep_merge(matching[0], params)
     return ChannelSimulator(stages=stages, sample_rate=sample_rate, condition=condition)
-
-

@@ -43,9 +43,7 @@ def g711(law: str = "mu", packet_ms: float = 20.0) -> PyAVCodec:
 
 def g722(packet_ms: float = 20.0) -> PyAVCodec:
     packet_samples = int(round(16000 * packet_ms / 1000))
-    external = ExternalFormat(
-        ffmpeg_args=("-c:a", "g722", "-f", "g722"), bytes_per_packet=packet_samples // 2
-    )
+    external = ExternalFormat(ffmpeg_args=("-c:a", "g722", "-f", "g722"), bytes_per_packet=packet_samples // 2)
     return PyAVCodec("g722", "g722", ("g722",), 16000, packet_samples, bit_rate=64000, external=external)
 
 
@@ -67,9 +65,7 @@ def amr_nb(bitrate_bps: int = 12200, dtx: bool = False) -> PyAVCodec:
 
 
 def gsm_fr() -> PyAVCodec:
-    external = ExternalFormat(
-        ffmpeg_args=("-c:a", "libgsm", "-f", "gsm"), sox_args=("-t", "gsm"), bytes_per_packet=33
-    )
+    external = ExternalFormat(ffmpeg_args=("-c:a", "libgsm", "-f", "gsm"), sox_args=("-t", "gsm"), bytes_per_packet=33)
     return PyAVCodec("gsm_fr", "libgsm", ("gsm", "libgsm"), 8000, 160, bit_rate=13000, external=external)
 
 
@@ -101,11 +97,7 @@ def codec_available(name: str) -> bool:
 
 
 def available_codecs() -> list[str]:
-    return [
-        name
-        for name in ("opus", "g711_mulaw", "g711_alaw", "g722", "amr_nb", "gsm_fr")
-        if codec_available(name)
-    ]
+    return [name for name in ("opus", "g711_mulaw", "g711_alaw", "g722", "amr_nb", "gsm_fr") if codec_available(name)]
 
 
 __all__ = ["CodecUnavailableError", "PacketCodec", "PyAVCodec", "available_codecs", "codec_available", "make_codec"]

@@ -65,8 +65,13 @@ def simulate(cfg: DictConfig) -> Simulation:
     check_or_record_settings(split_dir, audio_settings(plain))
     done = read_manifest(outcome.manifest)
     pending = pending_jobs(jobs, split_dir, plain["conditions"], bool(plain["normalised"]), done)
-    log.info("voipdns-simulate: %d files, %d already done, %d to write into %s",
-             len(jobs), len(jobs) - len(pending), len(pending), split_dir)
+    log.info(
+        "voipdns-simulate: %d files, %d already done, %d to write into %s",
+        len(jobs),
+        len(jobs) - len(pending),
+        len(pending),
+        split_dir,
+    )
     # one progress bar (file ids done, source audio seconds, real-time factor) instead of periodic log lines
     with ManifestWriter(outcome.manifest) as manifest, AudioProgress(len(pending), "simulate") as bar:
         for result in run_jobs(plain, pending, int(plain.get("workers", 1))):
@@ -75,8 +80,9 @@ def simulate(cfg: DictConfig) -> Simulation:
                 outcome.written += 1
             else:
                 outcome.skipped[result.bad_source] = result.reason
-                log.warning("voipdns-simulate: skipped file id %d: %s: %s", result.job.fileid, result.bad_source,
-                            result.reason)
+                log.warning(
+                    "voipdns-simulate: skipped file id %d: %s: %s", result.job.fileid, result.bad_source, result.reason
+                )
             bar.update(audio_seconds=result.seconds)
     log.info("voipdns-simulate: %s", bar.summary())
     return outcome

@@ -47,9 +47,7 @@ def encode_external(
     """Encode int16 mono `pcm` with ffmpeg or sox and return the packets."""
     found = find_tool(fmt)
     if found is None:
-        tools = " or ".join(
-            t for t, a in (("ffmpeg", fmt.ffmpeg_args), ("sox", fmt.sox_args)) if a is not None
-        )
+        tools = " or ".join(t for t, a in (("ffmpeg", fmt.ffmpeg_args), ("sox", fmt.sox_args)) if a is not None)
         raise CodecUnavailableError(
             f"codec {codec_name!r}: PyAV here has no encoder for it and no {tools} binary is on PATH. "
             f"Install one (`apt-get install sox`, or an ffmpeg built with the codec) or pick another codec "

@@ -34,16 +34,12 @@ class JitterBuffer:
         if not 0.0 <= self.correlation < 1.0:
             raise ValueError(f"JitterBuffer.correlation must be in [0, 1), got {self.correlation}")
         if not 0.0 <= self.spike_probability <= 1.0:
-            raise ValueError(
-                f"JitterBuffer.spike_probability must be in [0, 1], got {self.spike_probability}"
-            )
+            raise ValueError(f"JitterBuffer.spike_probability must be in [0, 1], got {self.spike_probability}")
 
     def delays_ms(self, n_packets: int, rng: np.random.Generator) -> np.ndarray:
         """Extra network delay of each packet in ms (>= 0)."""
         innovations = rng.standard_normal(n_packets) * self.jitter_std_ms * np.sqrt(1 - self.correlation**2)
-        spikes = (rng.random(n_packets) < self.spike_probability) * rng.exponential(
-            self.spike_mean_ms, n_packets
-        )
+        spikes = (rng.random(n_packets) < self.spike_probability) * rng.exponential(self.spike_mean_ms, n_packets)
         delays = np.empty(n_packets)
         state, spike = 0.0, 0.0
         decay = np.exp(-1.0 / max(self.spike_decay_packets, 1e-6))

@@ -103,9 +103,7 @@ class OpusCodec(PacketCodec):
         if not 6000 <= self.bitrate_bps <= 510000:
             raise ValueError(f"Opus bitrate_bps must be in [6000, 510000], got {self.bitrate_bps}")
         if not 0 <= self.expected_loss_percent <= 100:
-            raise ValueError(
-                f"Opus expected_loss_percent must be in [0, 100], got {self.expected_loss_percent}"
-            )
+            raise ValueError(f"Opus expected_loss_percent must be in [0, 100], got {self.expected_loss_percent}")
         if not 0 <= self.complexity <= 10:
             raise ValueError(f"Opus complexity must be in [0, 10], got {self.complexity}")
         if self.application not in ("voip", "audio", "lowdelay"):
@@ -158,9 +156,7 @@ class OpusCodec(PacketCodec):
                     continue
                 following = packets[i + 1] if i + 1 < len(packets) else None
                 use_fec = self.fec and following is not None
-                chunks.append(
-                    decoder.decode(following if use_fec else None, self.packet_samples, fec=use_fec)
-                )
+                chunks.append(decoder.decode(following if use_fec else None, self.packet_samples, fec=use_fec))
             return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         finally:
             decoder.close()

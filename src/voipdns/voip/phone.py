@@ -34,8 +34,7 @@ class PhonePath:
     def __post_init__(self) -> None:
         if not 0 < self.low_hz < self.high_hz < NARROWBAND_RATE_HZ / 2:
             raise ValueError(
-                f"PhonePath band must satisfy 0 < low_hz < high_hz < 4000 Hz, "
-                f"got {self.low_hz}-{self.high_hz} Hz"
+                f"PhonePath band must satisfy 0 < low_hz < high_hz < 4000 Hz, got {self.low_hz}-{self.high_hz} Hz"
             )
         self.links = [CodecLink(**link) if isinstance(link, dict) else link for link in self.links]
         for link in self.links:

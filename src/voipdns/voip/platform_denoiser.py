@@ -56,9 +56,7 @@ class PlatformDenoiser:
         smoothed = signal.lfilter([1 - s], [1, -s], power, axis=1)
         smoothed[:, : min(3, smoothed.shape[1])] = power[:, : min(3, power.shape[1])]  # no zero start-up
         window = max(1, int(round(self.noise_window_seconds / hop_seconds)))
-        minimum = ndimage.minimum_filter1d(
-            smoothed, size=window, axis=1, origin=(window - 1) // 2, mode="nearest"
-        )
+        minimum = ndimage.minimum_filter1d(smoothed, size=window, axis=1, origin=(window - 1) // 2, mode="nearest")
         return self.noise_bias * minimum + EPS
 
     def gains(self, power: np.ndarray, noise: np.ndarray, hop_seconds: float) -> np.ndarray:
@@ -91,9 +89,7 @@ class PlatformDenoiser:
         # open/close over ~2 frames instead of stepping, as gates do (a step is a click)
         return np.convolve(out, np.ones(3) / 3, mode="same")
 
-    def __call__(
-        self, wav: np.ndarray, sample_rate: int, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
+    def __call__(self, wav: np.ndarray, sample_rate: int, rng: np.random.Generator | None = None) -> np.ndarray:
         wav = np.asarray(wav, dtype=np.float32)
         n_fft = 1 << int(np.ceil(np.log2(FRAME_SECONDS * sample_rate)))
         hop = int(round(HOP_SECONDS * sample_rate))
