@@ -156,8 +156,9 @@ def test_cli_runs_a_streaming_onnx_file_between_files(tmp_path):
     report = run(compose_config("live", overrides, tmp_path))
     assert report.output_samples == noisy.size and report.first_output_after_samples == 256
     assert sf.info(str(tmp_path / "out.wav")).frames == noisy.size
+    assert compose_config("live", [], tmp_path).checkpoint == "voipdns-gtcrn"  # the shipped model by default
     with pytest.raises(ValueError, match="set checkpoint="):
-        run(compose_config("live", [], tmp_path))
+        run(compose_config("live", ["checkpoint=null"], tmp_path))
 
 
 class _FakeStream:
