@@ -212,7 +212,7 @@ def test_key_mismatch_lists_every_problem(tmp_path, tiny):
     message = str(info.value)
     assert "missing (1): encoder.0.0.bias" in message
     assert "unexpected (1): encoder.9.0.weight" in message
-    assert "shape mismatch (1): decoder.0.0.weight [3, 3, 1] vs net [16, 8, 1]" in message
+    assert "reshaped (1): decoder.0.0.weight [3, 3, 1], expected [16, 8, 1]" in message
 
 
 def test_missing_file(tmp_path):

@@ -113,7 +113,7 @@ def test_init_weights_loads_official_state_dict_strictly_and_names_mismatches(tm
         torch.testing.assert_close(target.state_dict()[key], value, rtol=0, atol=0, msg=key)
 
     wider = {**config, "hidden": 6}
-    with pytest.raises(CheckpointKeyError, match=r"model.init_from=.*official.th.*shape mismatch"):
+    with pytest.raises(CheckpointKeyError, match=r"model.init_from=.*official.th.*reshaped"):
         load_initial_weights(Demucs(**{**TINY_DEMUCS, "hidden": 6}), str(path), wider)
 
 

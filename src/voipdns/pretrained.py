@@ -18,10 +18,10 @@ from hydra.utils import instantiate
 
 from voipdns.baselines import is_baseline, load_baseline
 from voipdns.checkpoint_formats import FORMATS, LoadedCheckpoint, convert, infer_net_config
+from voipdns.checkpoint_formats.common import check_state_dict
 from voipdns.checkpoint_formats.errors import (
     CheckpointError,
     CheckpointFormatError,
-    CheckpointKeyError,
     CheckpointNotFoundError,
     UnknownCheckpointError,
 )
@@ -32,7 +32,6 @@ from voipdns.models.base import EnhancementNet
 REGISTRY_ENV = "VOIPDNS_REGISTRY"
 DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "checkpoints" / "registry.yaml"
 _REQUIRED_FIELDS = ("format", "net")
-_LISTED_KEYS = 20  # longest key list an error message shows
 _CHECKPOINT_SUFFIXES = {".th", ".pt", ".pth", ".ckpt", ".bin", ".tar"}
 
 
@@ -120,28 +119,11 @@ def build_net(config: Any, source: str) -> EnhancementNet:
     return net
 
 
-def _listed(keys: list[str]) -> str:
-    more = f" ... (+{len(keys) - _LISTED_KEYS} more)" if len(keys) > _LISTED_KEYS else ""
-    return ", ".join(keys[:_LISTED_KEYS]) + more
-
-
 def load_state_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """``load_state_dict`` that fails on any missing, unexpected or mis-shaped key, listing them all."""
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = sorted(
-        f"{key} {list(state[key].shape)} vs net {list(expected[key].shape)}"
-        for key in set(state) & set(expected)
-        if state[key].shape != expected[key].shape
-    )
-    problems = [
-        f"{label} ({len(keys)}): {_listed(keys)}"
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched))
-        if keys
-    ]
-    if problems:
-        raise CheckpointKeyError(f"{source} does not match {type(net).__name__}: " + "; ".join(problems))
+    """``load_state_dict`` that fails on any missing, unexpected or reshaped key (``CheckpointKeyError`` naming
+    ``source`` and the keys with their expected shapes, as ``checkpoint_formats.common.check_state_dict``)."""
+    expected = {key: tuple(value.shape) for key, value in net.state_dict().items()}
+    check_state_dict(f"{source} ({type(net).__name__})", state, expected)
     net.load_state_dict(state, strict=True)
 
 
