@@ -227,8 +227,8 @@ def test_user_error_is_one_line_with_exit_2_and_hydra_full_error_keeps_the_trace
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines[-1] == (
-        "python -m voipdns.cli.enhance: error: missing mandatory value(s): checkpoint, input; "
-        "set them on the command line: checkpoint=... input=..."
+        "python -m voipdns.cli.enhance: error: missing mandatory value(s): input; "
+        "set them on the command line: input=..."  # checkpoint defaults to the shipped voipdns-gtcrn
     ), result.stderr[-2000:]
 
     sf.write(tmp_path / "a.wav", speechlike(0.5), SR)
