@@ -7,6 +7,7 @@
   ``polyphase``: transposed convs as plain convs, so static INT8 reaches them.
 * ``OnnxNet(path)`` (``runtime``) runs an offline graph; ``stream_graph`` exports and runs streaming graphs.
   ``voipdns.enhancers.load_enhancer`` turns either into an ``Enhancer`` for voipdns-enhance / voipdns-eval.
+* ``pipeline``: the steps voipdns-export runs (graph, parity, INT8 copy) from the export config.
 """
 
 from voipdns.export.metadata import OnnxMetadataError, read_metadata
