@@ -39,7 +39,7 @@ APPS = {
     "export": ("voipdns-export", {"net"}),
     "simulate": ("voipdns-simulate", {"voip"}),
     "live": ("voipdns-live", set()),
-    "speaker_embedder": ("voipdns-train-speaker", set()),
+    "speaker_embedder": ("voipdns-train-speaker", {"trainer", "logger"}),
     "tap_estimator": ("voipdns-train-tap", {"trainer", "logger"}),
 }
 ALL_GROUPS = {path.name for path in CONFIG_DIR.iterdir() if path.is_dir() and path.name not in ("hydra", "local")}
