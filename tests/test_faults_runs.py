@@ -198,16 +198,19 @@ def _pairs_folder(tmp_path: Path, good: int = 3, bad: tuple[str, ...] = BAD_PAIR
 def _eval_config(tmp_path: Path, noisy_dir: Path, clean_dir: Path, *extra: str):
     from hydra_helpers import compose_config
 
-    overrides = [
+    return compose_config("eval", [*_eval_overrides(noisy_dir, clean_dir), *extra], tmp_path / "eval")
+
+
+def _eval_overrides(noisy_dir: Path, clean_dir: Path) -> list[str]:
+    """voipdns-eval of the unprocessed input on a pairs folder, SI-SDR only, no worker processes."""
+    return [
         "checkpoint=input",
         "data=pairs",
         f"data.test.noisy_dir={noisy_dir}",
         f"data.test.clean_dir={clean_dir}",
         "metrics=[si_sdr]",
         "num_workers=0",
-        *extra,
     ]
-    return compose_config("eval", overrides, tmp_path / "eval")
 
 
 def _evaluate(cfg, output_dir: Path, num_workers: int = 0):
@@ -296,12 +299,7 @@ def test_eval_cli_lists_skipped_items_and_exits_non_zero(tmp_path):
     noisy_dir, clean_dir = _pairs_folder(tmp_path, good=1, bad=("f_corrupt", "i_inf"))
     command = [
         Path(sys.executable).parent / "voipdns-eval",
-        "checkpoint=input",
-        "data=pairs",
-        f"data.test.noisy_dir={noisy_dir}",
-        f"data.test.clean_dir={clean_dir}",
-        "metrics=[si_sdr]",
-        "num_workers=0",
+        *_eval_overrides(noisy_dir, clean_dir),
         f"hydra.run.dir={tmp_path / 'eval'}",
     ]
     run = subprocess.run(

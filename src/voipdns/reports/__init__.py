@@ -12,8 +12,7 @@ pandas/matplotlib/openSMILE, which only the report writers need.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from voipdns.lazy_exports import lazy_getattr
 
 _EXPORTS = {
     "ResultsCsv": "results_csv",
@@ -37,8 +36,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'voipdns.reports' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"voipdns.reports.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

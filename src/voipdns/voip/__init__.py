@@ -3,8 +3,7 @@ the telephone leg, and presets for the eight VoIP-DNS conditions (`channel.make_
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from voipdns.lazy_exports import lazy_getattr
 
 # Names are imported on first use: importing the package must not load torch and FFmpeg with the simulator.
 # The condition vocabulary the simulator, datasets and reports share is the ground-floor voipdns.conditions.
@@ -18,8 +17,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'voipdns.voip' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"voipdns.voip.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
