@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from hydra_helpers import compose_config
+from voipdns.data.enrollment_embeddings import enrollment_files
 from voipdns.speaker.checkpoint import load_embedder
 from voipdns.speaker.datamodule import SpeakerDataModule
-from voipdns.speaker.enrollment import enrollment_files
 
 TINY_ECAPA = [
     "embedder.channels=[16,16,16,16,48]",

@@ -7,7 +7,7 @@ Training (conf/speaker_embedder.yaml): ECAPA-TDNN + AAM-softmax on utterances sp
 (`voipdns.speaker.datamodule`), EER over all pairs of held-out segments before and after
 (`voipdns.speaker.training`). Writes ``embedder.pt`` (`voipdns.speaker.checkpoint`), ``csv/metrics.csv`` and
 ``results.json`` to the run folder. With ``embed.enrollment_dir`` the per-speaker mean embeddings of the
-enrollment speech are cached for PPN/UPN training (`voipdns.speaker.enrollment`); the cache folder is written
+enrollment speech are cached for PPN/UPN training (`voipdns.data.enrollment_embeddings`); the cache folder is written
 to ``embedding_dir.txt``.
 """
 
@@ -26,8 +26,8 @@ from torch import nn
 from voipdns.cli.common import instantiate_dict, save_run_info
 from voipdns.cli.entry import cli_entry
 from voipdns.config import CONFIG_DIR, to_plain
+from voipdns.data.enrollment_embeddings import embed_enrollments
 from voipdns.speaker.checkpoint import load_embedder, save_embedder
-from voipdns.speaker.enrollment import embed_enrollments
 from voipdns.speaker.training import fit_with_eer
 
 
