@@ -13,7 +13,7 @@ from hydra_helpers import compose_config, group_options
 # Data configs whose roots are mandatory (`???`): composing works, instantiating names the missing key.
 NEEDS_DATA_ROOT = {"folders", "pairs", "dns2020", "dns4", "dns4_personalized", "dns4_unified", "voipdns"}
 # Options whose instantiation needs files that only some machines have.
-NEEDS_SHARED_DATA = {"mini"}
+NEEDS_SHARED_DATA = {"mini", "voip_relays"}
 
 
 @pytest.mark.parametrize("config_name", ["train", "eval", "enhance"])
