@@ -79,12 +79,17 @@ def score_model(spec: str, items: list[dict], workers: int) -> tuple[dict[str, d
     return {name: results.scores[name] for name, *_ in pairs}, seconds / audio
 
 
-def means(scores: dict[str, dict[str, float]], items: list[dict]) -> dict[str, dict[str, float]]:
-    """``{group: {metric: mean}}`` for ``all``, ``cloud``, ``phone`` and every condition (NaNs left out)."""
+def groups_of(items: list[dict]) -> dict[str, list[str]]:
+    """Clip names of ``all``, ``cloud``, ``phone`` and every condition."""
     groups: dict[str, list[str]] = defaultdict(list)
     for item in items:
         for group in ("all", group_of(item["condition"]), item["condition"]):
             groups[group].append(item["name"])
+    return groups
+
+
+def means(scores: dict[str, dict[str, float]], groups: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """``{group: {metric: mean}}`` (NaNs left out)."""
     return {
         group: {metric: float(np.nanmean([scores[name][metric] for name in names])) for metric in METRICS}
         for group, names in groups.items()
@@ -130,18 +135,14 @@ def main() -> None:
         os.environ.setdefault("VOIPDNS_CHECKPOINT_DIR", str(SHARED_PRETRAINED.resolve()))
     print(machine_info(threads=1))
     items = test_items(args.limit)
-    results, speeds = {}, {}
+    groups = groups_of(items)
+    results = {}
     for spec in args.models or default_models():
         started = time.time()
-        scores, speeds[spec] = score_model(spec, items, args.workers)
-        results[spec] = means(scores, items)
-        print(
-            f"scored {spec}: {len(scores)} clips in {time.time() - started:.0f} s (enhancement RTF {speeds[spec]:.3f})"
-        )
-    counts = defaultdict(int)
-    for item in items:
-        for group in ("all", group_of(item["condition"]), item["condition"]):
-            counts[group] += 1
+        scores, rtf = score_model(spec, items, args.workers)
+        results[spec] = means(scores, groups)
+        print(f"scored {spec}: {len(scores)} clips in {time.time() - started:.0f} s (enhancement RTF {rtf:.3f})")
+    counts = {group: len(names) for group, names in groups.items()}
     conditions = sorted({item["condition"] for item in items})
     print("\nTest split (unseen speakers and noise files), mean per clip; higher is better for every metric\n")
     print(table(results, ["all", "cloud", "phone"], counts))

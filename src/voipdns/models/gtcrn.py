@@ -133,19 +133,19 @@ class GTCRN(EnhancementNet):
     def synthesis(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         return self.stft.synthesis(torch.view_as_complex(spec.contiguous()), length)
 
-    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+    def _enhance(self, noisy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``noisy[B, 1, T]`` -> (estimate ``[B, 1, T]``, enhanced spectrum ``[B, F, frames, 2]``)."""
         if noisy.dim() != 3 or noisy.shape[1] != 1:
             raise ValueError(f"GTCRN expects noisy [B, 1, T], got {list(noisy.shape)}")
         length = noisy.shape[-1]
         padded = nn.functional.pad(noisy, (0, self.valid_length(length) - length))
-        enhanced = self.spectral_forward(self.analysis(padded))
-        return self.synthesis(enhanced, padded.shape[-1])[..., :length]
+        spectrum = self.spectral_forward(self.analysis(padded))
+        return self.synthesis(spectrum, padded.shape[-1])[..., :length], spectrum
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        return self._enhance(noisy)[0]
 
     def training_outputs(self, batch: dict) -> dict:
         """``estimate`` plus the spectra the hybrid loss compares (``spectrum``: enhanced, ``[B, F, T, 2]``)."""
-        noisy = batch["noisy"]
-        length = noisy.shape[-1]
-        padded = nn.functional.pad(noisy, (0, self.valid_length(length) - length))
-        spectrum = self.spectral_forward(self.analysis(padded))
-        estimate = self.synthesis(spectrum, padded.shape[-1])[..., :length]
+        estimate, spectrum = self._enhance(batch["noisy"])
         return {"estimate": estimate, "spectrum": spectrum}
