@@ -23,6 +23,22 @@ from voipdns.rates import DEFAULT_SAMPLE_RATE
 from voipdns.voip.channel import ChannelSimulator, make_preset
 
 
+def preset_channel(channels: dict[str, Any], condition: str, sample_rate: int) -> ChannelSimulator:
+    """``channels[condition]``, building the preset on first use (simulators are built per worker process)."""
+    if condition not in channels:
+        channels[condition] = make_preset(condition, sample_rate=sample_rate)
+    return channels[condition]
+
+
+def relay_item(item: dict, channel: ChannelSimulator, condition: str, seed: int) -> dict:
+    """``item`` with its ``noisy`` sent through ``channel`` (same length and alignment) and ``condition`` set."""
+    noisy = item["noisy"]
+    relayed = channel(noisy, seed=seed)
+    item["noisy"] = torch.from_numpy(relayed).reshape(noisy.shape).to(noisy.dtype)
+    item["condition"] = condition
+    return item
+
+
 class VoIPAugmentedDataset(Dataset):
     """Args:
     dataset: the wrapped dataset (its `sample_rate` is used).
@@ -74,9 +90,7 @@ class VoIPAugmentedDataset(Dataset):
 
     def channel(self, condition: str) -> ChannelSimulator:
         """The simulator of `condition` (built on first use in each worker process)."""
-        if condition not in self.channels:
-            self.channels[condition] = make_preset(condition, sample_rate=self.sample_rate)
-        return self.channels[condition]
+        return preset_channel(self.channels, condition, self.sample_rate)
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
@@ -88,11 +102,7 @@ class VoIPAugmentedDataset(Dataset):
         if rng.random() >= self.probability:
             return item
         condition = self.conditions[int(rng.choice(len(self.conditions), p=self.weights))]
-        noisy = item["noisy"]
-        relayed = self.channel(condition)(noisy, seed=int(rng.integers(2**31)))
-        item["noisy"] = torch.from_numpy(relayed).reshape(noisy.shape).to(noisy.dtype)
-        item["condition"] = condition
-        return item
+        return relay_item(item, self.channel(condition), condition, seed=int(rng.integers(2**31)))
 
     def __repr__(self) -> str:
         return f"VoIPAugmentedDataset({self.dataset!r}, probability={self.probability}, conditions={self.conditions})"

@@ -11,11 +11,11 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 
-import torch
 from torch.utils.data import Dataset
 
 from voipdns.conditions import parse_condition
-from voipdns.voip.channel import ChannelSimulator, make_preset
+from voipdns.voip.augment import preset_channel, relay_item
+from voipdns.voip.channel import ChannelSimulator
 
 
 class RelayedTestSet(Dataset):
@@ -53,11 +53,6 @@ class RelayedTestSet(Dataset):
                 return item
         raise IndexError(clip)
 
-    def _channel(self, condition: str) -> ChannelSimulator:
-        if condition not in self._channels:
-            self._channels[condition] = make_preset(condition, sample_rate=self.sample_rate)
-        return self._channels[condition]
-
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(f"RelayedTestSet: index {index} out of range ({len(self)} items)")
@@ -67,8 +62,6 @@ class RelayedTestSet(Dataset):
         if condition is None:
             return item
         seed = zlib.crc32(f"{self.seed}/{condition}/{clip}".encode())
-        noisy = item["noisy"]
-        relayed = self._channel(condition)(noisy, seed=seed)
-        item["noisy"] = torch.from_numpy(relayed).reshape(noisy.shape).to(noisy.dtype)
-        item["condition"], item["name"] = condition, f"{condition}/{item['name']}"
+        item = relay_item(item, preset_channel(self._channels, condition, self.sample_rate), condition, seed)
+        item["name"] = f"{condition}/{item['name']}"
         return item
